@@ -1,0 +1,1 @@
+"""The pykka actors of the trading graph, the clocks and the supervisor."""

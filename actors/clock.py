@@ -1,0 +1,112 @@
+"""The one source of time: wall clock for live trading, data time for replay.
+
+Nothing else reads the system clock. Timers deliver a message to an actor
+*name* through the router at (or after) a given time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+from abc import ABC, abstractmethod
+from datetime import datetime
+from typing import Any
+
+from loguru import logger
+
+from actors.base import InFlight, Router
+from messages.base import IST
+
+
+class Clock(ABC):
+    """``now()`` and one-shot timers."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self._timers: list[tuple[datetime, int, str, Any]] = []
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def now(self) -> datetime:
+        """The current time, timezone-aware, IST."""
+
+    def schedule(self, when: datetime, target: str, message: Any) -> None:
+        """Deliver ``message`` to the actor named ``target`` at ``when``.
+
+        Timers due at the same time fire in the order they were scheduled.
+        """
+        with self._lock:
+            heapq.heappush(self._timers, (when, next(self._seq), target, message))
+        self._timer_added()
+
+    def _timer_added(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def _pop_due(self, until: datetime) -> tuple[datetime, str, Any] | None:
+        with self._lock:
+            if self._timers and self._timers[0][0] <= until:
+                when, _, target, message = heapq.heappop(self._timers)
+                return when, target, message
+        return None
+
+
+class ReplayClock(Clock):
+    """Data time. The replay driver moves it forward with :meth:`advance_to`."""
+
+    def __init__(self, router: Router, inflight: InFlight, start: datetime, quiet_timeout: float = 30.0) -> None:
+        super().__init__(router)
+        self._now = start
+        self._inflight = inflight
+        self._quiet_timeout = quiet_timeout
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance_to(self, moment: datetime) -> None:
+        """Fire every timer due at or before ``moment``, one at a time, waiting for
+        the graph to go quiet after each; then set the time to ``moment``."""
+        if moment < self._now:
+            raise ValueError(f"replay time cannot go back from {self._now} to {moment}")
+        while (due := self._pop_due(moment)) is not None:
+            when, target, message = due
+            self._now = max(self._now, when)
+            self.router.tell(target, message)
+            self._inflight.wait_quiet(self._quiet_timeout)
+        self._now = moment
+
+
+class WallClock(Clock):
+    """The machine's clock in IST, with a timer thread."""
+
+    def __init__(self, router: Router) -> None:
+        super().__init__(router)
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="wall-clock", daemon=True)
+        self._thread.start()
+
+    def now(self) -> datetime:
+        return datetime.now(IST)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wake.set()
+
+    def _timer_added(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            while (due := self._pop_due(self.now())) is not None:
+                _, target, message = due
+                try:
+                    self.router.tell(target, message)
+                except Exception:  # noqa: BLE001 - the timer thread must survive
+                    logger.exception("timer delivery to {} failed", target)
+            with self._lock:
+                next_due = self._timers[0][0] if self._timers else None
+            timeout = 1.0 if next_due is None else max(0.0, min(1.0, (next_due - self.now()).total_seconds()))
+            self._wake.wait(timeout)
+            self._wake.clear()

@@ -1,0 +1,59 @@
+"""Journal: the single writer of the SQLite journal and the JSON Lines event log."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from actors.base import ActorContext, BaseActor
+from messages.base import JournalEvent
+from messages.orders import OrderFilled, OrderSent
+from messages.portfolio import PositionEvent, SessionSummary
+from messages.signals import CandidateDecided, SwingDetected
+from messages.system import Alert, Halted, Stop
+from persistence.event_log import EventLog
+from persistence.journal_store import JournalStore
+
+EVENT_TYPES: tuple[type[JournalEvent], ...] = (
+    SwingDetected,
+    CandidateDecided,
+    OrderSent,
+    OrderFilled,
+    PositionEvent,
+    SessionSummary,
+    Halted,
+    Alert,
+)
+
+
+class JournalActor(BaseActor):
+    """In: every :class:`JournalEvent`; :class:`Stop` (ask) flushes both files.
+
+    Events are written in the order they arrive: the senders keep that order
+    causal (see :meth:`BaseActor.defer`). Writes are batched by the store; a
+    failing write is logged and the event kept in the event log, never
+    raised into trading.
+    """
+
+    def __init__(self, name: str, ctx: ActorContext, store: JournalStore, events: EventLog) -> None:
+        super().__init__(name, ctx)
+        self.store = store
+        self.events = events
+        self.handlers = {event_type: self.on_event for event_type in EVENT_TYPES}
+        self.handlers[Stop] = self.on_stop_request
+
+    def on_event(self, event: JournalEvent) -> None:
+        self.events.write(event)
+        try:
+            self.store.record(event)
+        except Exception:  # noqa: BLE001 - the journal must never stop trading
+            logger.exception("journal write failed for {}", type(event).__name__)
+
+    def on_stop_request(self, _stop: Stop) -> None:
+        self.events.flush()
+        self.store.flush()
+
+    def on_stop(self) -> None:
+        # The files belong to whoever opened them (they may outlive this
+        # graph, e.g. across replayed sessions); here they are only flushed.
+        self.events.flush()
+        self.store.flush()

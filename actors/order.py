@@ -1,0 +1,552 @@
+"""OrderActor: one per option type; owns the working entry and the protective stops.
+
+strategy.md §5. The actor turns :class:`EntryIntent` messages into place /
+modify / cancel / deferred switch of one SELL stop-limit entry, places a BUY
+stop-limit for every filled quantity at once, and closes positions at MARKET
+when told to flatten or when a stop cannot be placed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pykka
+from loguru import logger
+
+from actors.base import ActorContext, BaseActor
+from actors.names import JOURNAL, PORTFOLIO
+from broker.base import BrokerError, OrderNotCancellable, OrderRejected, OrderRequest, OrderSnapshot
+from broker.gateway import BrokerGateway
+from messages.base import OptionType, OrderRole
+from messages.market import Tick
+from messages.orders import (
+    FINAL_STATUSES,
+    FlattenAll,
+    Flattened,
+    OrderFilled,
+    OrderSent,
+    OrderUpdate,
+    PollDue,
+    ReconcileSymbol,
+    SwitchDue,
+)
+from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
+from messages.signals import EntryCandidate, EntryIntent
+from messages.system import Alert
+from strategy.entry_plan import WorkingEntry, plan_entry
+from strategy.prices import ceil_tick
+from strategy.session import ONE_MINUTE, at, minute_start
+
+#: How often an unplaced best candidate retries for room in the portfolio.
+ROOM_RETRY = timedelta(seconds=1)
+
+
+@dataclass(slots=True)
+class _Order:
+    """One of our orders at the broker and what we know of it."""
+
+    orderid: str
+    role: OrderRole
+    symbol: str
+    quantity: int
+    trigger_price: float
+    price: float
+    position_id: str | None = None
+    status: str = "open"
+    filled_quantity: int = 0
+    average_price: float = 0.0
+    cancel_requested: bool = False
+    #: the entry's candidate (entries only)
+    candidate: EntryCandidate | None = None
+    #: why an exit order was sent (exits only)
+    reason: str = ""
+    #: a status check was already made for the current trigger crossing
+    crossing_checked: bool = False
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(slots=True)
+class _Position:
+    """A short position opened by one entry order (``position_id`` = its orderid)."""
+
+    position_id: str
+    symbol: str
+    sl_price: float
+    open_quantity: int = 0
+    stops: list[_Order] = field(default_factory=list)
+    exits: list[_Order] = field(default_factory=list)
+
+
+class OrderActor(BaseActor):
+    """In: :class:`EntryIntent`, :class:`OrderUpdate`, :class:`Tick` (its type's symbols),
+    :class:`SwitchDue`, :class:`PollDue`, :class:`FlattenAll`, :class:`ReconcileSymbol`.
+
+    Out: :class:`OrderSent` / :class:`OrderFilled` / :class:`Alert` to the
+    Journal; :class:`ReserveEntry` (ask), :class:`ReleaseEntry`,
+    :class:`EntryFilled`, :class:`ExitFilled`, :class:`Flattened` to the
+    PortfolioActor. Broker calls go through the shared :class:`BrokerGateway`.
+    """
+
+    def __init__(self, name: str, ctx: ActorContext, option_type: OptionType, gateway: BrokerGateway) -> None:
+        super().__init__(name, ctx)
+        self.option_type = option_type
+        self.gateway = gateway
+        self.desired: EntryCandidate | None = None
+        self.entry: _Order | None = None
+        self.reserved = False
+        self.halted = False
+        self.orders: dict[str, _Order] = {}
+        self.positions: dict[str, _Position] = {}
+        #: (symbol, swing bar) pairs already entered or refused: never placed again
+        self.spent: set[tuple[str, datetime]] = set()
+        self._switch_scheduled = False
+        self._poll_scheduled = False
+        self._last_room_try: datetime | None = None
+        self.last_prices: dict[str, float] = {}
+        self.handlers = {
+            EntryIntent: self.on_intent,
+            SwitchDue: self.on_switch_due,
+            OrderUpdate: self.on_order_update,
+            Tick: self.on_tick,
+            PollDue: self.on_poll,
+            FlattenAll: self.on_flatten,
+            ReconcileSymbol: self.on_reconcile_symbol,
+        }
+
+    # --- handlers -------------------------------------------------------------------
+    def on_intent(self, intent: EntryIntent) -> None:
+        self.desired = intent.candidate
+        self._act(at_bar_close=False)
+
+    def on_switch_due(self, due: SwitchDue) -> None:
+        self._switch_scheduled = False
+        self._act(at_bar_close=True)
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        self._apply(update)
+
+    def on_tick(self, tick: Tick) -> None:
+        self.last_prices[tick.symbol] = tick.ltp
+        entry = self.entry
+        if entry is not None and tick.symbol == entry.symbol and tick.ltp <= entry.trigger_price:
+            if not entry.crossing_checked:
+                entry.crossing_checked = True
+                self._refresh(entry)
+        for position in self.positions.values():
+            if position.symbol != tick.symbol:
+                continue
+            for stop in position.stops:
+                if not stop.final and not stop.crossing_checked and tick.ltp >= stop.trigger_price:
+                    stop.crossing_checked = True
+                    self._refresh(stop)
+        if self.desired is not None and self.entry is None and not self.halted:
+            now = self.clock.now()
+            if self._last_room_try is None or now - self._last_room_try >= ROOM_RETRY:
+                self._last_room_try = now
+                self._act(at_bar_close=False)
+
+    def on_poll(self, due: PollDue) -> None:
+        self._poll_scheduled = False
+        if not any(not o.final for o in self.orders.values()):
+            return
+        try:
+            book = self.gateway.order_book()
+        except BrokerError as exc:
+            logger.warning("{}: order-book poll failed: {}", self.name, exc)
+            book = []
+        for row in book:
+            order = self.orders.get(row.orderid)
+            if order is not None and (row.status != order.status or row.filled_quantity != order.filled_quantity):
+                self._apply(_update_from(row, self.clock.now()))
+        self._schedule_poll()
+
+    def on_flatten(self, command: FlattenAll) -> None:
+        self.halted = True
+        self.desired = None
+        if self.entry is not None:
+            self._cancel_entry()
+        for position in sorted(self.positions.values(), key=lambda p: p.position_id):
+            self._close_position(position, command.reason)
+        self.defer(PORTFOLIO, Flattened(option_type=self.option_type, time=self.clock.now()))
+
+    def on_reconcile_symbol(self, check: ReconcileSymbol) -> None:
+        for order in [o for o in self.orders.values() if o.symbol == check.symbol and not o.final]:
+            self._refresh(order)
+        if check.broker_quantity != 0:
+            return
+        for position in [p for p in self.positions.values() if p.symbol == check.symbol]:
+            self._alert("critical", f"broker holds no {check.symbol}; closing position {position.position_id} here")
+            for stop in position.stops:
+                if not stop.final:
+                    self._cancel(stop)
+            price = self.last_prices.get(position.symbol, position.sl_price)
+            self._exit_filled(position, position.open_quantity, price, "reconciled")
+
+    # --- the entry (strategy.md §5 table) ------------------------------------------------
+    def _act(self, at_bar_close: bool) -> None:
+        if self.halted:
+            return
+        entry = self.entry
+        working = (
+            WorkingEntry(entry.symbol, entry.trigger_price, entry.quantity, entry.filled_quantity) if entry else None
+        )
+        action = plan_entry(self.desired, working, at_bar_close)
+        if action == "keep" and entry is not None and self.desired is not None and self.desired.symbol == entry.symbol:
+            entry.candidate = self.desired
+        elif action == "cancel":
+            self._cancel_entry()
+        elif action == "place":
+            self._place_entry()
+        elif action == "modify":
+            self._modify_entry()
+        elif action == "defer_switch" and not self._switch_scheduled:
+            self._switch_scheduled = True
+            now = self.clock.now()
+            due = minute_start(now) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
+            self.clock.schedule(due, self.name, SwitchDue(time=due))
+        elif action == "switch":
+            if self._cancel_entry(keep_reservation=True):
+                self._place_entry()
+
+    def _place_entry(self) -> None:
+        best = self.desired
+        if best is None or (best.symbol, best.swing_bar_time) in self.spent:
+            self._release()
+            return
+        now = self.clock.now()
+        day = now.date()
+        if not at(day, self.settings.entry_start) <= now < at(day, self.settings.entry_end):
+            self._release()
+            return
+        if not self.reserved:
+            self._last_room_try = now
+            if not self._reserve(now):
+                return
+        request = OrderRequest(
+            symbol=best.symbol,
+            action="SELL",
+            quantity=best.quantity,
+            pricetype="SL",
+            price=best.limit_price,
+            trigger_price=best.trigger_price,
+            exchange=self.settings.exchange,
+            product=self.settings.product,
+        )
+        try:
+            orderid = self.gateway.place_order(request)
+        except BrokerError as exc:
+            self._release()
+            if isinstance(exc, OrderRejected):
+                self.spent.add((best.symbol, best.swing_bar_time))
+            self._alert("warning", f"entry {best.symbol} SELL {best.quantity} @ {best.trigger_price} not placed: {exc}")
+            return
+        order = _Order(orderid, "entry", best.symbol, best.quantity, best.trigger_price, best.limit_price, candidate=best)
+        self.orders[orderid] = order
+        self.entry = order
+        self._journal_order("place", order, request)
+        self._schedule_poll()
+
+    def _modify_entry(self) -> None:
+        entry, best = self.entry, self.desired
+        assert entry is not None and best is not None
+        request = OrderRequest(
+            symbol=entry.symbol,
+            action="SELL",
+            quantity=best.quantity,
+            pricetype="SL",
+            price=best.limit_price,
+            trigger_price=best.trigger_price,
+            exchange=self.settings.exchange,
+            product=self.settings.product,
+        )
+        try:
+            self.gateway.modify_order(entry.orderid, request)
+        except OrderNotCancellable:
+            self._refresh(entry)
+            return
+        except OrderRejected as exc:
+            self._alert("warning", f"modify of entry {entry.orderid} refused ({exc}); cancelling it")
+            self.spent.add((best.symbol, best.swing_bar_time))
+            self._cancel_entry()
+            return
+        except BrokerError as exc:
+            self._alert("warning", f"modify of entry {entry.orderid} failed: {exc}")
+            return
+        entry.quantity, entry.trigger_price, entry.price = best.quantity, best.trigger_price, best.limit_price
+        entry.candidate = best
+        entry.crossing_checked = False
+        self._journal_order("modify", entry, request)
+
+    def _cancel_entry(self, keep_reservation: bool = False) -> bool:
+        """Cancel the working entry. True when it is gone and nothing filled."""
+        entry = self.entry
+        if entry is None:
+            return True
+        if not self._cancel(entry):
+            return False
+        self.entry = None
+        if entry.filled_quantity > 0:
+            keep_reservation = False
+        if not keep_reservation:
+            self._release()
+        return entry.filled_quantity == 0
+
+    # --- order updates -------------------------------------------------------------------
+    def _apply(self, update: OrderUpdate) -> None:
+        order = self.orders.get(update.orderid)
+        if order is None:
+            return
+        added = update.filled_quantity - order.filled_quantity
+        fill_price = 0.0
+        if added > 0:
+            fill_price = (
+                update.average_price * update.filled_quantity - order.average_price * order.filled_quantity
+            ) / added
+            order.filled_quantity = update.filled_quantity
+            order.average_price = update.average_price
+        was_final = order.final
+        order.status = update.status
+        if update.status not in FINAL_STATUSES and update.status not in ("open", "trigger pending"):
+            logger.warning("{}: unknown status {!r} for {}; treated as working", self.name, update.status, order.orderid)
+        if added > 0:
+            self.tell(
+                JOURNAL,
+                OrderFilled(
+                    time=update.time,
+                    orderid=order.orderid,
+                    role=order.role,
+                    symbol=order.symbol,
+                    action="SELL" if order.role == "entry" else "BUY",
+                    quantity=added,
+                    average_price=round(fill_price, 4),
+                    position_id=order.position_id,
+                ),
+            )
+        if order.role == "entry":
+            self._entry_changed(order, added, was_final)
+        else:
+            self._exit_changed(order, added, fill_price, was_final)
+
+    def _entry_changed(self, order: _Order, added: int, was_final: bool) -> None:
+        candidate = order.candidate
+        assert candidate is not None
+        if added > 0:
+            self.spent.add((candidate.symbol, candidate.swing_bar_time))
+            position = self.positions.get(order.orderid)
+            if position is None:
+                position = _Position(order.orderid, order.symbol, candidate.sl_price)
+                self.positions[order.orderid] = position
+            position.open_quantity += added
+            self._protect(position, added)
+            self.defer(
+                PORTFOLIO,
+                EntryFilled(
+                    position_id=order.orderid,
+                    symbol=order.symbol,
+                    option_type=self.option_type,
+                    filled_quantity=order.filled_quantity,
+                    entry_price=order.average_price,
+                    sl_price=position.sl_price,
+                    time=self.clock.now(),
+                ),
+            )
+        if not order.final or was_final:
+            return
+        if order is self.entry:
+            self.entry = None
+            self._release()
+        if order.status == "rejected":
+            self.spent.add((candidate.symbol, candidate.swing_bar_time))
+            self._alert("warning", f"entry {order.orderid} {order.symbol} rejected by the broker")
+        if not self.halted:
+            self._act(at_bar_close=False)
+
+    def _exit_changed(self, order: _Order, added: int, fill_price: float, was_final: bool) -> None:
+        position = self.positions.get(order.position_id or "")
+        if position is None:
+            return
+        if added > 0:
+            reason = "stop" if order.role == "stop" else order.reason
+            self._exit_filled(position, added, fill_price, reason)
+            return
+        if order.role == "stop" and order.final and not was_final and not order.cancel_requested:
+            if position.open_quantity > 0 and order.filled_quantity < order.quantity:
+                self._alert("critical", f"stop {order.orderid} of {position.symbol} is {order.status}; replacing it")
+                self._protect(position, order.quantity - order.filled_quantity)
+
+    def _exit_filled(self, position: _Position, quantity: int, price: float, reason: str) -> None:
+        quantity = min(quantity, position.open_quantity)
+        if quantity <= 0:
+            return
+        position.open_quantity -= quantity
+        if position.open_quantity == 0:
+            del self.positions[position.position_id]
+        self.defer(
+            PORTFOLIO,
+            ExitFilled(
+                position_id=position.position_id,
+                symbol=position.symbol,
+                quantity=quantity,
+                price=price,
+                reason=reason,
+                time=self.clock.now(),
+            ),
+        )
+
+    # --- protective stops and exits --------------------------------------------------------
+    def _protect(self, position: _Position, quantity: int) -> None:
+        """Place a BUY stop-limit for ``quantity``; after ``STOP_ATTEMPTS`` failures exit at MARKET."""
+        s = self.settings
+        trigger = ceil_tick(position.sl_price, s.tick_size)
+        request = OrderRequest(
+            symbol=position.symbol,
+            action="BUY",
+            quantity=quantity,
+            pricetype="SL",
+            price=ceil_tick(trigger + s.stop_limit_offset, s.tick_size),
+            trigger_price=trigger,
+            exchange=s.exchange,
+            product=s.product,
+        )
+        error: BrokerError | None = None
+        for _ in range(s.stop_attempts):
+            try:
+                orderid = self.gateway.place_order(request)
+            except BrokerError as exc:
+                error = exc
+                continue
+            stop = _Order(orderid, "stop", position.symbol, quantity, trigger, request.price, position.position_id)
+            self.orders[orderid] = stop
+            position.stops.append(stop)
+            self._journal_order("place", stop, request)
+            self._schedule_poll()
+            return
+        self._alert("critical", f"stop for {position.symbol} x{quantity} not placed ({error}); closing at MARKET")
+        self._market_exit(position, quantity, "stop_not_placed")
+
+    def _close_position(self, position: _Position, reason: str) -> None:
+        for stop in position.stops:
+            if not stop.final:
+                self._cancel(stop)
+        pending = sum(o.quantity - o.filled_quantity for o in position.exits if not o.final)
+        remaining = position.open_quantity - pending
+        if position.position_id in self.positions and remaining > 0:
+            self._market_exit(position, remaining, reason)
+
+    def _market_exit(self, position: _Position, quantity: int, reason: str) -> None:
+        s = self.settings
+        request = OrderRequest(
+            symbol=position.symbol,
+            action="BUY",
+            quantity=quantity,
+            pricetype="MARKET",
+            exchange=s.exchange,
+            product=s.product,
+        )
+        try:
+            orderid = self.gateway.place_order(request)
+        except BrokerError as exc:
+            self._alert("critical", f"MARKET exit of {position.symbol} x{quantity} failed: {exc}. CLOSE IT BY HAND")
+            return
+        order = _Order(orderid, "exit", position.symbol, quantity, 0.0, 0.0, position.position_id, reason=reason)
+        self.orders[orderid] = order
+        position.exits.append(order)
+        self._journal_order("place", order, request)
+        self._schedule_poll()
+
+    # --- broker helpers ---------------------------------------------------------------------
+    def _cancel(self, order: _Order) -> bool:
+        """Cancel ``order``. True when the broker took the cancel; otherwise its state is refreshed."""
+        try:
+            self.gateway.cancel_order(order.orderid)
+        except OrderNotCancellable:
+            self._refresh(order)
+            return False
+        except BrokerError as exc:
+            self._alert("warning", f"cancel of {order.role} {order.orderid} failed: {exc}")
+            return False
+        order.cancel_requested = True
+        self.tell(
+            JOURNAL,
+            OrderSent(
+                time=self.clock.now(),
+                op="cancel",
+                role=order.role,
+                orderid=order.orderid,
+                symbol=order.symbol,
+                action="SELL" if order.role == "entry" else "BUY",
+                pricetype="SL" if order.role != "exit" else "MARKET",
+                trigger_price=order.trigger_price,
+                price=order.price,
+                quantity=order.quantity,
+                position_id=order.position_id,
+            ),
+        )
+        return True
+
+    def _refresh(self, order: _Order) -> None:
+        try:
+            snapshot = self.gateway.order_status(order.orderid)
+        except BrokerError as exc:
+            logger.warning("{}: orderstatus {} failed: {}", self.name, order.orderid, exc)
+            return
+        self._apply(_update_from(snapshot, self.clock.now()))
+
+    def _reserve(self, now: datetime) -> bool:
+        try:
+            granted = bool(self.ask(PORTFOLIO, ReserveEntry(option_type=self.option_type, time=now)))
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
+            logger.warning("{}: no answer from the portfolio ({}); not placing", self.name, exc)
+            return False
+        self.reserved = granted
+        return granted
+
+    def _release(self) -> None:
+        if self.reserved:
+            self.reserved = False
+            self.defer(PORTFOLIO, ReleaseEntry(option_type=self.option_type, time=self.clock.now()))
+
+    def _schedule_poll(self) -> None:
+        if not self._poll_scheduled:
+            self._poll_scheduled = True
+            due = self.clock.now() + timedelta(seconds=self.settings.order_poll_seconds)
+            self.clock.schedule(due, self.name, PollDue(time=due))
+
+    def _journal_order(self, op: str, order: _Order, request: OrderRequest) -> None:
+        self.tell(
+            JOURNAL,
+            OrderSent(
+                time=self.clock.now(),
+                op=op,  # type: ignore[arg-type]
+                role=order.role,
+                orderid=order.orderid,
+                symbol=order.symbol,
+                action=request.action,
+                pricetype=request.pricetype,
+                trigger_price=request.trigger_price,
+                price=request.price,
+                quantity=request.quantity,
+                position_id=order.position_id,
+            ),
+        )
+
+    def _alert(self, level: str, text: str) -> None:
+        log = logger.critical if level == "critical" else logger.warning
+        log("{}: {}", self.name, text)
+        self.tell(JOURNAL, Alert(time=self.clock.now(), level=level, text=text))  # type: ignore[arg-type]
+
+
+def _update_from(snapshot: OrderSnapshot, now: datetime) -> OrderUpdate:
+    return OrderUpdate(
+        orderid=snapshot.orderid,
+        symbol=snapshot.symbol,
+        status=snapshot.status,
+        quantity=snapshot.quantity,
+        filled_quantity=snapshot.filled_quantity,
+        average_price=snapshot.average_price,
+        time=now,
+    )

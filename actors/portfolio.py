@@ -1,0 +1,315 @@
+"""PortfolioActor: positions, R, the 5/3/3 limits, ±5R, 15:15, halt, reconciliation.
+
+strategy.md §6. The only owner of positions and of the halt flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from loguru import logger
+
+from actors.base import ActorContext, BaseActor
+from actors.names import JOURNAL, order_actor
+from broker.base import BrokerError
+from broker.gateway import BrokerGateway
+from messages.base import OptionType, option_type_of
+from messages.market import Tick
+from messages.orders import FlattenAll, Flattened, ReconcileSymbol
+from messages.portfolio import (
+    EntryFilled,
+    ExitFilled,
+    ForceExitDue,
+    GetTrades,
+    PositionEvent,
+    ReconcileDue,
+    ReleaseEntry,
+    ReserveEntry,
+    SessionEndDue,
+    SessionSummary,
+    TradeRecord,
+)
+from messages.system import Alert, Halt, Halted
+from strategy.risk import max_drawdown, position_risk, r_multiple, short_pnl
+
+
+@dataclass(slots=True)
+class _Position:
+    position_id: str
+    symbol: str
+    option_type: OptionType
+    entry_time: datetime
+    quantity: int
+    entry_price: float
+    sl_price: float
+    open_quantity: int
+    last_price: float
+    realized_pnl: float = 0.0
+    exit_quantity: int = 0
+    exit_value: float = 0.0
+    exit_time: datetime | None = None
+    reason: str = ""
+
+    @property
+    def risk(self) -> float:
+        """Rupees at risk for the whole filled quantity (strategy.md §6)."""
+        try:
+            return position_risk(self.entry_price, self.sl_price, self.quantity)
+        except ValueError:
+            logger.error("position {} has its stop at or below its entry; using one tick of risk", self.position_id)
+            return 0.05 * self.quantity
+
+    @property
+    def pnl(self) -> float:
+        """Realized plus unrealized rupees at the last price."""
+        return self.realized_pnl + short_pnl(self.entry_price, self.last_price, self.open_quantity)
+
+    @property
+    def r(self) -> float:
+        return r_multiple(self.pnl, self.risk)
+
+    @property
+    def exit_price(self) -> float | None:
+        return self.exit_value / self.exit_quantity if self.exit_quantity else None
+
+
+class PortfolioActor(BaseActor):
+    """In: :class:`ReserveEntry` (ask), :class:`ReleaseEntry`, :class:`EntryFilled`,
+    :class:`ExitFilled`, :class:`Tick`, :class:`Flattened`, :class:`Halt`, timers
+    (:class:`ForceExitDue`, :class:`SessionEndDue`, :class:`ReconcileDue`), :class:`GetTrades` (ask).
+
+    Out: :class:`PositionEvent`, :class:`Halted`, :class:`SessionSummary`,
+    :class:`Alert` to the Journal; :class:`FlattenAll` to the CE OrderActor and,
+    once it reports :class:`Flattened`, to the PE OrderActor (one after the
+    other, so the two never race for the broker); :class:`ReconcileSymbol` on a
+    mismatch with the broker's position book.
+    """
+
+    def __init__(self, name: str, ctx: ActorContext, gateway: BrokerGateway, halted_reason: str = "") -> None:
+        super().__init__(name, ctx)
+        self.gateway = gateway
+        self.positions: dict[str, _Position] = {}
+        self.working: dict[OptionType, bool] = {"CE": False, "PE": False}
+        self.halted = bool(halted_reason)
+        self.halt_reason = halted_reason
+        self.handlers = {
+            ReserveEntry: self.on_reserve,
+            ReleaseEntry: self.on_release,
+            EntryFilled: self.on_entry_filled,
+            ExitFilled: self.on_exit_filled,
+            Tick: self.on_tick,
+            Flattened: self.on_flattened,
+            Halt: self.on_halt,
+            ForceExitDue: self.on_force_exit,
+            SessionEndDue: self.on_session_end,
+            ReconcileDue: self.on_reconcile,
+            GetTrades: self.on_get_trades,
+        }
+
+    # --- limits ---------------------------------------------------------------------
+    def open_count(self, option_type: OptionType | None = None) -> int:
+        """Open positions (of one type, or all)."""
+        return sum(
+            1 for p in self.positions.values() if p.open_quantity > 0 and option_type in (None, p.option_type)
+        )
+
+    def on_reserve(self, ask: ReserveEntry) -> bool:
+        """Grant one working entry to ``ask.option_type`` if the 5/3/3 limits allow it."""
+        s = self.settings
+        t = ask.option_type
+        if self.halted or self.working[t]:
+            return False
+        working_total = sum(self.working.values())
+        if self.open_count(t) + 1 > s.limit_for(t) or self.open_count() + working_total + 1 > s.max_positions:
+            return False
+        self.working[t] = True
+        return True
+
+    def on_release(self, release: ReleaseEntry) -> None:
+        self.working[release.option_type] = False
+
+    # --- positions -------------------------------------------------------------------
+    def on_entry_filled(self, fill: EntryFilled) -> None:
+        pos = self.positions.get(fill.position_id)
+        if pos is None:
+            pos = _Position(
+                position_id=fill.position_id,
+                symbol=fill.symbol,
+                option_type=fill.option_type,
+                entry_time=fill.time,
+                quantity=0,
+                entry_price=fill.entry_price,
+                sl_price=fill.sl_price,
+                open_quantity=0,
+                last_price=fill.entry_price,
+            )
+            self.positions[fill.position_id] = pos
+        added = fill.filled_quantity - pos.quantity
+        if added <= 0:
+            return
+        pos.quantity = fill.filled_quantity
+        pos.open_quantity += added
+        pos.entry_price = fill.entry_price
+        self._journal_position(pos, "open", fill.time)
+        self._check_r(fill.time)
+
+    def on_exit_filled(self, fill: ExitFilled) -> None:
+        pos = self.positions.get(fill.position_id)
+        if pos is None or pos.open_quantity == 0:
+            logger.warning("exit fill for unknown or closed position {}", fill.position_id)
+            return
+        qty = min(fill.quantity, pos.open_quantity)
+        pos.open_quantity -= qty
+        pos.realized_pnl += short_pnl(pos.entry_price, fill.price, qty)
+        pos.exit_quantity += qty
+        pos.exit_value += fill.price * qty
+        pos.reason = fill.reason
+        if pos.open_quantity == 0:
+            pos.exit_time = fill.time
+            pos.last_price = fill.price
+            self._journal_position(pos, "closed", fill.time)
+        self._check_r(fill.time)
+
+    def on_tick(self, tick: Tick) -> None:
+        touched = False
+        for pos in self.positions.values():
+            if pos.open_quantity > 0 and pos.symbol == tick.symbol:
+                pos.last_price = tick.ltp
+                touched = True
+        if touched:
+            self._check_r(tick.time)
+
+    def cumulative_r(self) -> float:
+        """Closed R plus unrealized R of open positions at their last prices."""
+        return sum(p.r for p in self.positions.values())
+
+    def _check_r(self, now: datetime) -> None:
+        if self.halted:
+            return
+        total = self.cumulative_r()
+        if total >= self.settings.daily_target_r:
+            self._halt(f"daily_target_r ({total:.2f}R)", now)
+        elif total <= self.settings.daily_stop_r:
+            self._halt(f"daily_stop_r ({total:.2f}R)", now)
+
+    # --- halt and flatten -------------------------------------------------------------
+    def on_halt(self, command: Halt) -> None:
+        if not self.halted:
+            self._halt(command.reason, command.time)
+
+    def on_force_exit(self, due: ForceExitDue) -> None:
+        if not self.halted:
+            self._halt("force_exit", due.time)
+
+    def _halt(self, reason: str, now: datetime) -> None:
+        """Stop entering, then flatten CE and, after it, PE (strategy.md §6)."""
+        self.halted = True
+        self.halt_reason = reason
+        logger.warning("halt: {}", reason)
+        self.tell(JOURNAL, Halted(time=now, reason=reason))
+        self.defer(order_actor("CE"), FlattenAll(reason=_exit_reason(reason), time=now))
+
+    def on_flattened(self, done: Flattened) -> None:
+        if done.option_type == "CE":
+            self.defer(order_actor("PE"), FlattenAll(reason=_exit_reason(self.halt_reason), time=done.time))
+
+    # --- reconciliation ----------------------------------------------------------------
+    def on_reconcile(self, due: ReconcileDue) -> None:
+        next_due = due.time + timedelta(seconds=self.settings.reconcile_seconds)
+        self.clock.schedule(next_due, self.name, ReconcileDue(time=next_due))
+        try:
+            rows = self.gateway.position_book()
+        except BrokerError as exc:
+            logger.warning("reconciliation skipped: position book unavailable ({})", exc)
+            return
+        broker: dict[str, int] = {}
+        for row in rows:
+            if row.exchange == self.settings.exchange and row.product == self.settings.product:
+                broker[row.symbol] = broker.get(row.symbol, 0) + row.quantity
+        ours: dict[str, int] = {}
+        for pos in self.positions.values():
+            ours[pos.symbol] = ours.get(pos.symbol, 0) - pos.open_quantity
+        for symbol in sorted(ours):
+            held = broker.get(symbol, 0)
+            if held == ours[symbol]:
+                continue
+            text = f"reconciliation: broker holds {held} of {symbol}, we hold {ours[symbol]}"
+            logger.error(text)
+            self.tell(JOURNAL, Alert(time=due.time, level="critical", text=text))
+            self.defer(
+                order_actor(option_type_of(symbol)),
+                ReconcileSymbol(symbol=symbol, broker_quantity=held, time=due.time),
+            )
+
+    # --- reporting ------------------------------------------------------------------------
+    def on_session_end(self, due: SessionEndDue) -> None:
+        closed = sorted((p for p in self.positions.values() if p.open_quantity == 0), key=_order_key)
+        rs = [p.r for p in closed]
+        self.tell(
+            JOURNAL,
+            SessionSummary(
+                time=due.time,
+                session=due.time.date(),
+                trades=len(closed),
+                wins=sum(1 for r in rs if r > 0),
+                net_r=round(sum(rs), 4),
+                max_drawdown_r=round(max_drawdown(rs), 4),
+                pnl=round(sum(p.pnl for p in closed), 2),
+                halted=self.halted,
+                halt_reason=self.halt_reason,
+            ),
+        )
+        still_open = [p.symbol for p in self.positions.values() if p.open_quantity > 0]
+        if still_open:
+            text = f"session ended with open positions: {', '.join(still_open)}"
+            logger.error(text)
+            self.tell(JOURNAL, Alert(time=due.time, level="critical", text=text))
+
+    def on_get_trades(self, _ask: GetTrades) -> list[TradeRecord]:
+        return [
+            TradeRecord(
+                position_id=p.position_id,
+                symbol=p.symbol,
+                option_type=p.option_type,
+                quantity=p.quantity,
+                entry_time=p.entry_time,
+                entry_price=p.entry_price,
+                sl_price=p.sl_price,
+                exit_time=p.exit_time,
+                exit_price=p.exit_price if p.open_quantity == 0 else None,
+                reason=p.reason if p.open_quantity == 0 else "open",
+                pnl=round(p.pnl, 2),
+                r=round(p.r, 4),
+            )
+            for p in sorted(self.positions.values(), key=_order_key)
+        ]
+
+    def _journal_position(self, pos: _Position, state: str, now: datetime) -> None:
+        closed = state == "closed"
+        self.tell(
+            JOURNAL,
+            PositionEvent(
+                time=now,
+                state=state,  # type: ignore[arg-type]
+                position_id=pos.position_id,
+                symbol=pos.symbol,
+                option_type=pos.option_type,
+                quantity=pos.quantity,
+                entry_price=round(pos.entry_price, 4),
+                sl_price=pos.sl_price,
+                exit_price=round(pos.exit_price, 4) if closed and pos.exit_price is not None else None,
+                pnl=round(pos.pnl, 2) if closed else None,
+                r=round(pos.r, 4) if closed else None,
+                reason=pos.reason if closed else "",
+            ),
+        )
+
+
+def _order_key(p: _Position) -> tuple[datetime, str]:
+    return (p.entry_time, p.position_id)
+
+
+def _exit_reason(halt_reason: str) -> str:
+    """The exit reason recorded on positions closed by a halt: the halt's first word."""
+    return halt_reason.split(" ", 1)[0] or "halt"

@@ -1,0 +1,159 @@
+"""The Supervisor actor and the Graph that builds, starts and stops the actor system."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pykka
+from loguru import logger
+from pydantic import AwareDatetime
+
+from actors.base import SUPERVISOR, ActorContext, BaseActor, InFlight, Router
+from actors.clock import Clock
+from actors.filter_supervisor import FilterSupervisor
+from actors.journal import JournalActor
+from actors.names import FILTER, JOURNAL, PORTFOLIO, order_actor, symbol_actor
+from actors.order import OrderActor
+from actors.portfolio import PortfolioActor
+from actors.symbol import SymbolActor
+from broker.gateway import BrokerGateway
+from config.settings import Settings
+from messages.base import Message
+from messages.portfolio import ForceExitDue, ReconcileDue, SessionEndDue
+from messages.system import ActorFailed, Alert, Halt, Stop
+from persistence.event_log import EventLog
+from persistence.journal_store import JournalStore
+from strategy.session import at
+
+Factory = Callable[[], pykka.ActorRef[Any]]
+
+
+class RestartDue(Message):
+    """Timer: restart the actor called ``name`` now."""
+
+    name: str
+    time: AwareDatetime
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """How to (re)start one named actor."""
+
+    name: str
+    factory: Factory
+
+
+class Supervisor(BaseActor):
+    """Restarts a failed actor one-for-one with backoff (1, 2, 4 … s).
+
+    More than ``MAX_RESTARTS`` failures of one actor within
+    ``RESTART_WINDOW_SECONDS`` escalates to a Halt (flatten, no new entries,
+    alert). With ``fail_fast`` (replay, tests) the first failure instead wakes
+    whoever waits for the graph with :class:`actors.base.GraphFailed`.
+    """
+
+    def __init__(self, name: str, ctx: ActorContext, specs: dict[str, ActorSpec], fail_fast: bool) -> None:
+        super().__init__(name, ctx)
+        self.specs = specs
+        self.fail_fast = fail_fast
+        self.failures: dict[str, deque[datetime]] = {}
+        self.handlers = {ActorFailed: self.on_failed, RestartDue: self.on_restart_due}
+
+    def on_failed(self, failed: ActorFailed) -> None:
+        if self.fail_fast:
+            self.router.inflight.fail(f"actor {failed.name} failed: {failed.error}")
+            return
+        now = self.clock.now()
+        window = timedelta(seconds=self.settings.restart_window_seconds)
+        history = self.failures.setdefault(failed.name, deque())
+        history.append(now)
+        while history and now - history[0] > window:
+            history.popleft()
+        text = f"actor {failed.name} failed ({failed.error}); restart {len(history)}"
+        logger.error(text)
+        self.tell(JOURNAL, Alert(time=now, level="critical", text=text))
+        if len(history) > self.settings.max_restarts:
+            self.tell(PORTFOLIO, Halt(reason=f"supervisor: {failed.name} keeps failing", time=now))
+        due = now + timedelta(seconds=min(30.0, 2.0 ** (len(history) - 1)))
+        self.clock.schedule(due, self.name, RestartDue(name=failed.name, time=due))
+
+    def on_restart_due(self, due: RestartDue) -> None:
+        spec = self.specs.get(due.name)
+        if spec is None:
+            return
+        old = self.router.ref(due.name)
+        if old is not None and old.is_alive():
+            return
+        self.router.register(due.name, spec.factory())
+        logger.warning("actor {} restarted", due.name)
+
+
+class Graph:
+    """The whole actor system for one session: build, start, stop.
+
+    Start order is sinks first (Journal, Portfolio, OrderActors, Filter,
+    SymbolActors), so no actor ever sends to a name that is not there yet.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        router: Router,
+        gateway: BrokerGateway,
+        store: JournalStore,
+        events: EventLog,
+        symbols: list[str],
+        fail_fast: bool = False,
+        halted_reason: str = "",
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.router = router
+        self.inflight: InFlight = router.inflight
+        self.ctx = ActorContext(settings=settings, router=router, clock=clock)
+        ctx = self.ctx
+        specs = [
+            ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events)),
+            ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason)),
+            ActorSpec(order_actor("CE"), lambda: OrderActor.start(order_actor("CE"), ctx, "CE", gateway)),
+            ActorSpec(order_actor("PE"), lambda: OrderActor.start(order_actor("PE"), ctx, "PE", gateway)),
+            ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),
+        ]
+        for symbol in symbols:
+            name = symbol_actor(symbol)
+            specs.append(ActorSpec(name, lambda name=name, symbol=symbol: SymbolActor.start(name, ctx, symbol)))
+        self.specs = {spec.name: spec for spec in specs}
+        self.fail_fast = fail_fast
+
+    def start(self, session_day: datetime) -> None:
+        """Start every actor and schedule the session's timers (15:15, close, reconciliation)."""
+        ctx = self.ctx
+        self.router.register(SUPERVISOR, Supervisor.start(SUPERVISOR, ctx, self.specs, self.fail_fast))
+        for spec in self.specs.values():
+            self.router.register(spec.name, spec.factory())
+        s = self.settings
+        day = session_day.date()
+        force = at(day, s.force_exit)
+        close = at(day, s.market_close)
+        self.clock.schedule(force, PORTFOLIO, ForceExitDue(time=force))
+        self.clock.schedule(close, FILTER, SessionEndDue(time=close))
+        self.clock.schedule(close, PORTFOLIO, SessionEndDue(time=close))
+        first = self.clock.now() + timedelta(seconds=s.reconcile_seconds)
+        self.clock.schedule(first, PORTFOLIO, ReconcileDue(time=first))
+
+    def stop(self) -> None:
+        """Flush the journal, then stop every actor (reverse start order)."""
+        try:
+            self.router.ask(JOURNAL, Stop(), timeout=30)
+        except Exception:  # noqa: BLE001 - stopping must go on
+            logger.exception("journal flush at stop failed")
+        for name in [SUPERVISOR, *reversed(list(self.specs))]:
+            ref = self.router.ref(name)
+            if ref is not None and ref.is_alive():
+                ref.stop()
+            self.router.unregister(name)

@@ -1,0 +1,55 @@
+"""SymbolActor: one per option symbol; owns its bars, VWAP and swing detector."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import AwareDatetime
+
+from actors.base import ActorContext, BaseActor
+from actors.names import FILTER, JOURNAL
+from messages.base import Message
+from messages.market import Tick
+from messages.signals import SwingDetected
+from strategy.session import ONE_MINUTE
+from strategy.symbol_engine import SymbolEngine
+
+
+class BarCloseDue(Message):
+    """Timer: the bar that started at ``bar_start`` may close now (strategy.md §2 grace)."""
+
+    bar_start: AwareDatetime
+    time: AwareDatetime
+
+
+class SymbolActor(BaseActor):
+    """Wraps a :class:`SymbolEngine`.
+
+    In: :class:`Tick`, :class:`BarCloseDue` (its own timer).
+    Out: every swing to the Journal, then every signal (bar closed, swing,
+    running high, break) to the FilterSupervisor, in the order they happened.
+    """
+
+    def __init__(self, name: str, ctx: ActorContext, symbol: str) -> None:
+        super().__init__(name, ctx)
+        self.engine = SymbolEngine(symbol, ctx.settings.bar_grace_seconds)
+        self._grace = timedelta(seconds=ctx.settings.bar_grace_seconds)
+        self.handlers = {Tick: self.on_tick, BarCloseDue: self.on_close_due}
+
+    def on_tick(self, tick: Tick) -> None:
+        before = self.engine.builder.open_bar_start
+        signals = self.engine.on_tick(tick.time, tick.ltp, tick.volume)
+        opened = self.engine.builder.open_bar_start
+        if opened is not None and opened != before:
+            due = opened + ONE_MINUTE + self._grace
+            self.clock.schedule(due, self.name, BarCloseDue(bar_start=opened, time=due))
+        self._route(signals)
+
+    def on_close_due(self, due: BarCloseDue) -> None:
+        self._route(self.engine.on_clock(due.time))
+
+    def _route(self, signals: list) -> None:
+        for signal in signals:
+            if isinstance(signal, SwingDetected):
+                self.tell(JOURNAL, signal)
+            self.tell(FILTER, signal)

@@ -1,0 +1,38 @@
+"""Market data: ticks and bars."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from messages.base import Message
+
+
+class Tick(Message):
+    """One trade print for a symbol.
+
+    ``ltp`` rupees; ``volume`` is the exchange's cumulative day volume in
+    contracts (quote mode), ``None`` when the source does not carry it.
+    """
+
+    symbol: str = Field(min_length=1)
+    time: AwareDatetime
+    ltp: float = Field(gt=0)
+    volume: int | None = Field(default=None, ge=0)
+
+
+class Bar(Message):
+    """A closed 1-minute OHLCV bar; ``start`` is the minute's start in IST (strategy.md §2)."""
+
+    symbol: str
+    start: AwareDatetime
+    open: float = Field(gt=0)
+    high: float = Field(gt=0)
+    low: float = Field(gt=0)
+    close: float = Field(gt=0)
+    volume: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Bar":
+        if not (self.low <= self.open <= self.high and self.low <= self.close <= self.high):
+            raise ValueError(f"inconsistent OHLC for {self.symbol} at {self.start}")
+        return self

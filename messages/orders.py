@@ -1,0 +1,97 @@
+"""Order commands and facts between the filter, OrderActors, broker and journal."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from messages.base import Action, JournalEvent, Message, OptionType, OrderRole, PriceType
+
+OrderOp = Literal["place", "modify", "cancel"]
+
+#: OpenAlgo ``order_status`` words (openalgo.md). Anything else is "working".
+FINAL_STATUSES = frozenset({"complete", "cancelled", "rejected"})
+
+
+class OrderSent(JournalEvent):
+    """A place / modify / cancel the broker accepted (strategy.md §5)."""
+
+    EVENT_TYPE: ClassVar[str] = "order"
+
+    op: OrderOp
+    role: OrderRole
+    orderid: str
+    symbol: str
+    action: Action
+    pricetype: PriceType
+    trigger_price: float
+    price: float
+    quantity: int
+    position_id: str | None = None
+
+
+class OrderFilled(JournalEvent):
+    """An order filled ``quantity`` more contracts at ``average_price`` rupees (this fill)."""
+
+    EVENT_TYPE: ClassVar[str] = "fill"
+
+    orderid: str
+    role: OrderRole
+    symbol: str
+    action: Action
+    quantity: int
+    average_price: float
+    position_id: str | None = None
+
+
+class OrderUpdate(Message):
+    """The broker's view of one order (order update, order-book row or orderstatus).
+
+    ``filled_quantity`` is cumulative contracts, ``average_price`` the
+    cumulative average fill price in rupees (0 when nothing filled).
+    """
+
+    orderid: str
+    symbol: str
+    status: str
+    quantity: int = Field(ge=0)
+    filled_quantity: int = Field(ge=0)
+    average_price: float = Field(ge=0)
+    time: AwareDatetime
+
+
+class FlattenAll(Message):
+    """Cancel the working entry and all stops, close every position at MARKET, stop entering."""
+
+    reason: str
+    time: AwareDatetime
+
+
+class Flattened(Message):
+    """An OrderActor finished sending its flatten orders."""
+
+    option_type: OptionType
+    time: AwareDatetime
+
+
+class SwitchDue(Message):
+    """Timer: a bar closed; a deferred switch of the working entry may go ahead (strategy.md §5)."""
+
+    time: AwareDatetime
+
+
+class PollDue(Message):
+    """Timer: poll the order book for fills and status changes."""
+
+    time: AwareDatetime
+
+
+class ReconcileSymbol(Message):
+    """Reconciliation disagrees about ``symbol``: the broker holds ``broker_quantity``
+    (signed contracts). The OrderActor refreshes its orders on the symbol and, if
+    the broker holds nothing, closes what is left and cancels its stops."""
+
+    symbol: str
+    broker_quantity: int
+    time: AwareDatetime

@@ -1,0 +1,400 @@
+"""The journal's single writer to SQLite, and the queries recovery needs.
+
+``JournalStore.record`` takes every :class:`~messages.base.JournalEvent` and
+writes the rows of :mod:`persistence.models`. Writes are batched: events are
+buffered and committed in one transaction every ``batch_size`` events, on
+:meth:`JournalStore.flush`, before any query, and at once for the event
+classes in ``flush_on`` (by default the state a restart rebuilds from:
+halts, orders, fills, positions, summaries).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import peewee
+from loguru import logger
+
+from messages.base import JournalEvent, to_ist
+from messages.orders import FINAL_STATUSES, OrderFilled, OrderSent
+from messages.portfolio import PositionEvent, SessionSummary
+from messages.signals import CandidateDecided, SwingDetected
+from messages.system import Alert, Halted
+from persistence.models import (
+    MODELS,
+    TABLES,
+    AlertRow,
+    CandidateDecision,
+    DailySummary,
+    Fill,
+    Order,
+    OrderEventRow,
+    Position,
+    Session,
+    Swing,
+    open_database,
+)
+
+#: Event classes committed as soon as they are recorded (with everything buffered before them).
+DEFAULT_FLUSH_ON: frozenset[type[JournalEvent]] = frozenset(
+    {Halted, OrderSent, OrderFilled, PositionEvent, SessionSummary}
+)
+
+_OP_STATUS = {"place": "placed", "modify": "modified", "cancel": "cancelled"}
+
+# The models are module-level classes bound per operation; one lock serialises
+# every store's use of them (and of its single shared connection).
+_LOCK = threading.RLock()
+
+
+class JournalError(Exception):
+    """The journal database cannot be opened, or a batch cannot be committed."""
+
+
+def session_of(moment: datetime) -> date:
+    """The IST trading date of ``moment`` (an aware datetime)."""
+    return to_ist(moment).date()
+
+
+class JournalStore:
+    """Single writer of the journal database at ``path`` (``":memory:"`` allowed).
+
+    ``batch_size`` (events, >= 1) bounds the buffer; ``flush_on`` lists the
+    event classes that commit at once. Reads (:meth:`is_halted`,
+    :meth:`positions`, :meth:`open_orders`, :meth:`summary`, :meth:`count`)
+    flush first, so they see every recorded event.
+
+    Raises :class:`JournalError` naming ``path`` when the database cannot be
+    opened (missing permissions, a directory, not an SQLite file), and
+    ``ValueError`` for ``batch_size < 1``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        batch_size: int = 200,
+        flush_on: frozenset[type[JournalEvent]] = DEFAULT_FLUSH_ON,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.path = str(path)
+        self._batch_size = batch_size
+        self._flush_on = frozenset(flush_on)
+        self._pending: list[JournalEvent] = []
+        self._handlers: dict[type[JournalEvent], Callable[[Any], None]] = {
+            OrderSent: self._order_sent,
+            OrderFilled: self._order_filled,
+            PositionEvent: self._position,
+            SwingDetected: self._swing,
+            CandidateDecided: self._candidate,
+            SessionSummary: self._summary,
+            Halted: self._halted,
+            Alert: self._alert,
+        }
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db: peewee.SqliteDatabase | None = open_database(self.path)
+            with _LOCK, self._db.bind_ctx(MODELS):
+                self._db.create_tables(MODELS)
+        except (peewee.DatabaseError, OSError) as exc:
+            raise JournalError(f"cannot open journal database {self.path!r}: {exc}") from exc
+        logger.info("journal opened at {}", self.path)
+
+    # ------------------------------------------------------------------ writing
+
+    def record(self, event: JournalEvent) -> None:
+        """Buffer ``event``; commit when the buffer holds ``batch_size`` events or its class is in ``flush_on``.
+
+        Raises ``TypeError`` naming the class for an event the journal has no
+        table for (nothing is buffered then), :class:`JournalError` when the
+        store is closed or a commit fails (see :meth:`flush`).
+        """
+        if type(event) not in self._handlers:
+            raise TypeError(f"JournalStore cannot record {type(event).__name__}")
+        with _LOCK:
+            self._check_open()
+            self._pending.append(event)
+            if len(self._pending) >= self._batch_size or type(event) in self._flush_on:
+                self.flush()
+
+    def flush(self) -> None:
+        """Commit every buffered event in one transaction, in the order recorded.
+
+        On failure the transaction is rolled back, the events stay buffered for
+        the next flush, and :class:`JournalError` naming the path is raised.
+        """
+        with _LOCK:
+            if not self._pending:
+                return
+            batch = self._pending
+            with self._bound():
+                try:
+                    with self._db.atomic():
+                        for event in batch:
+                            self._handlers[type(event)](event)
+                except peewee.DatabaseError as exc:
+                    raise JournalError(
+                        f"journal {self.path!r}: could not commit {len(batch)} events: {exc}"
+                    ) from exc
+            self._pending = []
+
+    def close(self) -> None:
+        """Flush and close the database; a second close does nothing.
+
+        The connection is closed even when the final flush raises :class:`JournalError`.
+        """
+        with _LOCK:
+            if self._db is None:
+                return
+            try:
+                self.flush()
+            finally:
+                self._db.close()
+                self._db = None
+                logger.info("journal closed at {}", self.path)
+
+    def __enter__(self) -> "JournalStore":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ queries
+
+    def is_halted(self, session_date: date) -> tuple[bool, str]:
+        """``(halted, reason)`` for the IST session date; ``(False, "")`` when never halted."""
+        with self._read():
+            row = Session.get_or_none(Session.session == session_date)
+        return (True, row.halt_reason) if row is not None and row.halted else (False, "")
+
+    def positions(self, session_date: date) -> list[dict[str, Any]]:
+        """The session's positions, oldest first, as column-name dicts (see ``models.Position``)."""
+        with self._read():
+            query = Position.select().where(Position.session == session_date)
+            return list(query.order_by(Position.opened_at, Position.position_id).dicts())
+
+    def open_orders(self, session_date: date) -> list[dict[str, Any]]:
+        """The session's orders whose status is not final (complete / cancelled / rejected), oldest first."""
+        with self._read():
+            query = Order.select().where(
+                (Order.session == session_date) & Order.status.not_in(sorted(FINAL_STATUSES))
+            )
+            return list(query.order_by(Order.created_at, Order.orderid).dicts())
+
+    def summary(self, session_date: date) -> dict[str, Any] | None:
+        """The session's ``daily_summary`` row as a dict, ``None`` when none was written."""
+        with self._read():
+            rows = DailySummary.select().where(DailySummary.session == session_date).dicts()
+            return next(iter(rows), None)
+
+    def count(self, table_name: str) -> int:
+        """Rows in ``table_name`` (e.g. ``"swings"``); ``ValueError`` for a table not in the journal."""
+        model = TABLES.get(table_name)
+        if model is None:
+            raise ValueError(f"no journal table {table_name!r}; known: {sorted(TABLES)}")
+        with self._read():
+            return model.select().count()
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_open(self) -> None:
+        if self._db is None:
+            raise JournalError(f"journal {self.path!r} is closed")
+
+    @contextmanager
+    def _bound(self) -> Iterator[None]:
+        with _LOCK:
+            self._check_open()
+            with self._db.bind_ctx(MODELS):
+                yield
+
+    @contextmanager
+    def _read(self) -> Iterator[None]:
+        with _LOCK:
+            self.flush()
+            with self._bound():
+                yield
+
+    def _order_sent(self, e: OrderSent) -> None:
+        Order.insert(
+            orderid=e.orderid,
+            session=session_of(e.time),
+            role=e.role,
+            symbol=e.symbol,
+            action=e.action,
+            pricetype=e.pricetype,
+            trigger_price=e.trigger_price,
+            price=e.price,
+            quantity=e.quantity,
+            position_id=e.position_id,
+            status=_OP_STATUS[e.op],
+            filled_quantity=0,
+            average_price=0.0,
+            created_at=e.time,
+            updated_at=e.time,
+        ).on_conflict(
+            conflict_target=[Order.orderid],
+            update={
+                Order.role: peewee.EXCLUDED.role,
+                Order.symbol: peewee.EXCLUDED.symbol,
+                Order.action: peewee.EXCLUDED.action,
+                Order.pricetype: peewee.EXCLUDED.pricetype,
+                Order.trigger_price: peewee.EXCLUDED.trigger_price,
+                Order.price: peewee.EXCLUDED.price,
+                Order.quantity: peewee.EXCLUDED.quantity,
+                Order.position_id: peewee.fn.COALESCE(peewee.EXCLUDED.position_id, Order.position_id),
+                Order.status: peewee.EXCLUDED.status,
+                Order.updated_at: peewee.EXCLUDED.updated_at,
+            },
+        ).execute()
+        OrderEventRow.create(
+            orderid=e.orderid,
+            time=e.time,
+            op=e.op,
+            trigger_price=e.trigger_price,
+            price=e.price,
+            quantity=e.quantity,
+            average_price=None,
+        )
+
+    def _order_filled(self, e: OrderFilled) -> None:
+        Fill.create(
+            session=session_of(e.time),
+            orderid=e.orderid,
+            role=e.role,
+            symbol=e.symbol,
+            action=e.action,
+            quantity=e.quantity,
+            average_price=e.average_price,
+            position_id=e.position_id,
+            time=e.time,
+        )
+        order = Order.get_or_none(Order.orderid == e.orderid)
+        OrderEventRow.create(
+            orderid=e.orderid,
+            time=e.time,
+            op="fill",
+            trigger_price=None if order is None else order.trigger_price,
+            price=None if order is None else order.price,
+            quantity=e.quantity,
+            average_price=e.average_price,
+        )
+        if order is None:
+            logger.warning("journal: fill for unknown order {} ({}); order row not updated", e.orderid, e.symbol)
+            return
+        filled = order.filled_quantity + e.quantity
+        average = order.average_price
+        if filled > 0:
+            average = (order.average_price * order.filled_quantity + e.average_price * e.quantity) / filled
+        if filled >= order.quantity:
+            status = "complete"
+        elif order.status in FINAL_STATUSES:
+            status = order.status  # a late fill of a cancelled order does not reopen it
+        else:
+            status = "partial"
+        Order.update(
+            filled_quantity=filled, average_price=average, status=status, updated_at=e.time
+        ).where(Order.orderid == e.orderid).execute()
+
+    def _position(self, e: PositionEvent) -> None:
+        if e.state == "open":
+            Position.insert(
+                position_id=e.position_id,
+                session=session_of(e.time),
+                symbol=e.symbol,
+                option_type=e.option_type,
+                state="open",
+                quantity=e.quantity,
+                entry_price=e.entry_price,
+                sl_price=e.sl_price,
+                reason=e.reason,
+                opened_at=e.time,
+            ).on_conflict(
+                conflict_target=[Position.position_id],
+                update={
+                    Position.quantity: peewee.EXCLUDED.quantity,
+                    Position.entry_price: peewee.EXCLUDED.entry_price,
+                    Position.sl_price: peewee.EXCLUDED.sl_price,
+                },
+            ).execute()
+            return
+        closed = dict(
+            state="closed",
+            quantity=e.quantity,
+            entry_price=e.entry_price,
+            sl_price=e.sl_price,
+            exit_price=e.exit_price,
+            pnl=e.pnl,
+            r=e.r,
+            reason=e.reason,
+            closed_at=e.time,
+        )
+        if Position.update(**closed).where(Position.position_id == e.position_id).execute() == 0:
+            logger.warning("journal: close of unknown position {}; opened_at set to the close time", e.position_id)
+            Position.create(
+                position_id=e.position_id,
+                session=session_of(e.time),
+                symbol=e.symbol,
+                option_type=e.option_type,
+                opened_at=e.time,
+                **closed,
+            )
+
+    def _swing(self, e: SwingDetected) -> None:
+        Swing.create(
+            session=session_of(e.time),
+            symbol=e.symbol,
+            swing_type=e.swing_type,
+            is_update=e.update,
+            price=e.price,
+            bar_time=e.bar_time,
+            confirmed_at=e.confirmed_at,
+            vwap_at_swing=e.vwap_at_swing,
+            time=e.time,
+        )
+
+    def _candidate(self, e: CandidateDecided) -> None:
+        CandidateDecision.create(
+            session=session_of(e.time),
+            time=e.time,
+            symbol=e.symbol,
+            option_type=e.option_type,
+            decision=e.decision,
+            reason=e.reason,
+            price=e.price,
+            vwap_at_swing=e.vwap_at_swing,
+            sl_price=e.sl_price,
+            sl_pct=e.sl_pct,
+            quantity=e.quantity,
+        )
+
+    def _summary(self, e: SessionSummary) -> None:
+        DailySummary.insert(
+            session=e.session,
+            trades=e.trades,
+            wins=e.wins,
+            net_r=e.net_r,
+            max_drawdown_r=e.max_drawdown_r,
+            pnl=e.pnl,
+            halted=e.halted,
+            halt_reason=e.halt_reason,
+        ).on_conflict_replace().execute()
+
+    def _halted(self, e: Halted) -> None:
+        session = session_of(e.time)
+        row = Session.get_or_none(Session.session == session)
+        if row is not None and row.halted:
+            logger.info("journal: session {} already halted ({}); keeping the first halt", session, row.halt_reason)
+            return
+        Session.insert(
+            session=session, halted=True, halt_reason=e.reason, halted_at=e.time
+        ).on_conflict_replace().execute()
+
+    def _alert(self, e: Alert) -> None:
+        AlertRow.create(session=session_of(e.time), time=e.time, level=e.level, text=e.text)

@@ -1,0 +1,1 @@
+"""Replay of recorded sessions through the live actor graph with a simulated broker."""

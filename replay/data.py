@@ -1,0 +1,100 @@
+"""Reading recorded session files (the ``../shared/data`` CSV format)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from messages.base import IST
+
+COLUMNS = ["timestamp", "symbol", "open", "high", "low", "close", "volume", "oi"]
+
+
+class ReplayDataError(ValueError):
+    """A session file is missing, malformed or mixes sessions; the message says where."""
+
+
+@dataclass(frozen=True, slots=True)
+class BarRow:
+    """One recorded 1-minute bar: ``start`` IST, prices rupees, ``volume`` contracts."""
+
+    start: datetime
+    symbol: str
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+
+
+@dataclass(frozen=True)
+class RecordedSession:
+    """One file: its trading day, the option bars sorted by (start, symbol), and what was skipped."""
+
+    path: Path
+    day: date
+    bars: list[BarRow]
+    symbols: list[str]
+    skipped_symbols: list[str]
+
+
+def load_session(path: str | Path) -> RecordedSession:
+    """Read a gzip (or plain) CSV of bars with columns ``timestamp,symbol,open,high,low,close,volume,oi``.
+
+    Rows whose symbol is not an option (not ending in CE/PE, e.g. the NIFTY
+    spot) are skipped and listed. Raises :class:`ReplayDataError` for a missing
+    file, a bad header, a malformed row (with its line number), more than one
+    trading day, or no option rows at all.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReplayDataError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as raw:
+            text = raw.read()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise ReplayDataError(f"{path}: cannot read ({exc})") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header != COLUMNS:
+        raise ReplayDataError(f"{path}: header must be {','.join(COLUMNS)}, got {header}")
+    bars: list[BarRow] = []
+    skipped: set[str] = set()
+    days: set[date] = set()
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        try:
+            bar = _parse(row)
+        except (ValueError, IndexError) as exc:
+            raise ReplayDataError(f"{path}:{line_no}: {exc}") from None
+        if not bar.symbol.endswith(("CE", "PE")):
+            skipped.add(bar.symbol)
+            continue
+        days.add(bar.start.date())
+        bars.append(bar)
+    if not bars:
+        raise ReplayDataError(f"{path}: no option rows (symbols ending in CE or PE)")
+    if len(days) > 1:
+        raise ReplayDataError(f"{path}: one session per file, found {sorted(days)}")
+    bars.sort(key=lambda b: (b.start, b.symbol))
+    return RecordedSession(path, days.pop(), bars, sorted({b.symbol for b in bars}), sorted(skipped))
+
+
+def _parse(row: list[str]) -> BarRow:
+    if len(row) != len(COLUMNS):
+        raise ValueError(f"expected {len(COLUMNS)} fields, got {len(row)}")
+    start = datetime.fromisoformat(row[0])
+    if start.tzinfo is None:
+        raise ValueError(f"timestamp without a UTC offset: {row[0]!r}")
+    start = start.astimezone(IST)
+    o, h, low, c = (float(x) for x in row[2:6])
+    volume = int(float(row[6] or 0))
+    if min(o, h, low, c) <= 0 or not (low <= min(o, c) and max(o, c) <= h) or volume < 0:
+        raise ValueError(f"inconsistent bar {row}")
+    return BarRow(start, row[1], o, h, low, c, volume)

@@ -1,0 +1,120 @@
+"""Drives the actor graph through a recorded session with the replay clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from loguru import logger
+
+from actors.base import InFlight, Router
+from actors.clock import ReplayClock
+from actors.names import PORTFOLIO, order_actor, symbol_actor
+from actors.supervisor import Graph
+from broker.base import OrderSnapshot
+from broker.gateway import BrokerGateway
+from broker.simulated import SimulatedBroker
+from config.settings import Settings
+from messages.base import option_type_of
+from messages.orders import OrderUpdate
+from messages.portfolio import GetTrades, TradeRecord
+from persistence.event_log import EventLog
+from persistence.journal_store import JournalStore
+from replay.data import RecordedSession, load_session
+from replay.ticks import session_ticks
+from strategy.session import at
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    """What one replayed session produced."""
+
+    session: RecordedSession
+    trades: list[TradeRecord]
+    ticks: int
+
+
+class ReplayRun:
+    """Replays one session: ticks from the file, a :class:`SimulatedBroker`, the replay clock.
+
+    For every tick, in this order and each followed by a wait until the graph
+    is quiet: due timers fire (one at a time), the simulated broker matches the
+    trade, the SymbolActor gets the tick, then the OrderActor of its type, then
+    the PortfolioActor. Time is the data's time throughout, so the same file
+    and settings give the same events, run after run.
+    """
+
+    def __init__(
+        self,
+        session: RecordedSession,
+        settings: Settings,
+        store: JournalStore,
+        events: EventLog,
+        quiet_timeout: float = 60.0,
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.quiet_timeout = quiet_timeout
+        self.inflight = InFlight()
+        self.router = Router(self.inflight)
+        start = at(session.day, settings.market_open)
+        self.clock = ReplayClock(self.router, self.inflight, start, quiet_timeout)
+        self.broker = SimulatedBroker(self.clock.now, settings.lot_size, settings.tick_size, set(session.symbols))
+        self.broker.set_listener(self._route_update)
+        gateway = BrokerGateway(
+            self.broker,
+            self.clock.now,
+            attempts=settings.broker_retries,
+            delay=settings.broker_retry_delay,
+            orders_per_second=None,
+        )
+        self.graph = Graph(settings, self.clock, self.router, gateway, store, events, session.symbols, fail_fast=True)
+
+    def run(self) -> SessionResult:
+        """Replay the whole session and return its trades. Raises ``GraphFailed`` if an actor crashes."""
+        self.graph.start(self.clock.now())
+        ticks = 0
+        try:
+            for tick in session_ticks(self.session.bars):
+                ticks += 1
+                self.clock.advance_to(tick.time)
+                self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
+                self._quiet()
+                for name in (symbol_actor(tick.symbol), order_actor(option_type_of(tick.symbol)), PORTFOLIO):
+                    self.router.tell(name, tick)
+                    self._quiet()
+            self.broker.fill_market_orders()
+            self._quiet()
+            self.clock.advance_to(at(self.session.day, self.settings.market_close))
+            trades = self.router.ask(PORTFOLIO, GetTrades(), timeout=self.quiet_timeout)
+        finally:
+            self.graph.stop()
+        return SessionResult(self.session, trades, ticks)
+
+    def _quiet(self) -> None:
+        self.inflight.wait_quiet(self.quiet_timeout)
+
+    def _route_update(self, snapshot: OrderSnapshot) -> None:
+        update = OrderUpdate(
+            orderid=snapshot.orderid,
+            symbol=snapshot.symbol,
+            status=snapshot.status,
+            quantity=snapshot.quantity,
+            filled_quantity=snapshot.filled_quantity,
+            average_price=snapshot.average_price,
+            time=self.clock.now(),
+        )
+        self.router.tell(order_actor(option_type_of(snapshot.symbol)), update)
+
+
+def replay_files(
+    paths: list[Path], settings: Settings, events_path: Path | None, db_path: str
+) -> list[SessionResult]:
+    """Replay each file as its own session (fresh actor graph), sharing one journal and event log."""
+    sessions = [load_session(p) for p in paths]
+    results = []
+    with JournalStore(db_path) as store, EventLog(events_path) as events:
+        for session in sessions:
+            logger.info("replaying {} ({} symbols, {} bars)", session.path.name, len(session.symbols), len(session.bars))
+            results.append(ReplayRun(session, settings, store, events).run())
+    return results

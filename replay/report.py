@@ -1,0 +1,48 @@
+"""The per-session trade table and totals printed by ``run.py replay``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from messages.portfolio import TradeRecord
+from replay.driver import SessionResult
+from strategy.risk import max_drawdown
+
+HEADER = f"{'symbol':<22}{'entry':>9}{'price':>9}{'exit':>9}{'price':>9}  {'reason':<16}{'qty':>6}{'R':>8}"
+
+
+def _hhmm(moment) -> str:  # noqa: ANN001
+    return moment.strftime("%H:%M:%S") if moment is not None else "-"
+
+
+def trade_line(t: TradeRecord) -> str:
+    exit_price = f"{t.exit_price:.2f}" if t.exit_price is not None else "-"
+    return (
+        f"{t.symbol:<22}{_hhmm(t.entry_time):>9}{t.entry_price:>9.2f}{_hhmm(t.exit_time):>9}{exit_price:>9}"
+        f"  {t.reason:<16}{t.quantity:>6}{t.r:>8.2f}"
+    )
+
+
+def totals_line(trades: Iterable[TradeRecord]) -> str:
+    """Trades, wins, net R and max drawdown in R (over the closed trades, in entry order)."""
+    closed = [t for t in trades if t.exit_price is not None]
+    rs = [t.r for t in closed]
+    wins = sum(1 for r in rs if r > 0)
+    return f"trades {len(closed)}  wins {wins}  net R {sum(rs):+.2f}  max drawdown {max_drawdown(rs):.2f}R"
+
+
+def render(results: list[SessionResult]) -> str:
+    """The whole report: one table per session, then the overall totals when there are several."""
+    out: list[str] = []
+    for result in results:
+        out.append(f"== {result.session.day.isoformat()}  {result.session.path.name}  ({result.ticks} ticks)")
+        out.append(HEADER)
+        out.extend(trade_line(t) for t in result.trades)
+        if not result.trades:
+            out.append("(no trades)")
+        out.append(totals_line(result.trades))
+        out.append("")
+    if len(results) > 1:
+        out.append("== all sessions")
+        out.append(totals_line(t for r in results for t in r.trades))
+    return "\n".join(out).rstrip() + "\n"

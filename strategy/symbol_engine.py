@@ -1,0 +1,173 @@
+"""One symbol's market state: bars, VWAP, swings, breaks and running highs.
+
+Pure: ticks and clock times come in as arguments, signals (messages) come out.
+The SymbolActor wraps one :class:`SymbolEngine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from messages.base import option_type_of
+from messages.market import Bar
+from messages.signals import BarClosed, RunningHighRaised, SwingDetected, SwingLowBroken
+from strategy.bars import BarBuilder
+from strategy.swing import SwingDetector
+from strategy.vwap import SessionVwap
+
+Signal = BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken
+
+
+@dataclass(slots=True)
+class _Low:
+    """An unbroken swing low and the highest high since its bar."""
+
+    index: int
+    bar_time: datetime
+    price: float
+    highest_high: float
+    #: True while no bar after the swing bar has started: the next trade
+    #: starts one and replaces ``highest_high`` (strategy.md §4, stage 2).
+    awaiting_next_bar: bool
+
+
+class SymbolEngine:
+    """Builds bars and VWAP, detects swings, breaks and new highs for one symbol.
+
+    Signals, in the order they happen:
+
+    * :class:`BarClosed` for every closed bar, then :class:`SwingDetected`
+      when that bar's close creates or moves a swing (strategy.md §2-§3);
+    * :class:`SwingLowBroken` for each unbroken swing low a trade goes
+      strictly below;
+    * :class:`RunningHighRaised` when a trade raises the highest high since the
+      newest unbroken swing low's bar (and once, when the first bar after a
+      swing bar starts, with ``price`` that restarts the running high; the
+      filter applies it as described on the message).
+
+    ``unbroken_lows`` are kept oldest first; their prices rise (an older, lower
+    low can stay unbroken while a newer one breaks).
+    """
+
+    def __init__(self, symbol: str, grace_seconds: float) -> None:
+        self.symbol = symbol
+        self.option_type = option_type_of(symbol)
+        self.builder = BarBuilder(symbol, grace_seconds)
+        self.vwap = SessionVwap()
+        self.detector = SwingDetector()
+        self.bars: list[Bar] = []
+        self.vwaps: list[float] = []
+        self.unbroken_lows: list[_Low] = []
+        self.last_price: float | None = None
+        #: the detector's current swing LOW, while it is unbroken
+        self._current_low: _Low | None = None
+        self._low_vwap = 0.0
+
+    # --- inputs -----------------------------------------------------------------
+    def on_tick(self, moment: datetime, price: float, cum_volume: int | None) -> list[Signal]:
+        """Apply one trade; returns the signals it caused (empty for a dropped tick)."""
+        closed, applied = self.builder.on_tick(moment, price, cum_volume)
+        signals: list[Signal] = []
+        if closed is not None:
+            self._on_bar_closed(closed, moment, signals)
+        if applied:
+            self.last_price = price
+            self._on_trade(price, moment, signals)
+        return signals
+
+    def on_clock(self, now: datetime) -> list[Signal]:
+        """Close the bar in progress if its minute plus the grace has passed."""
+        closed = self.builder.close_due(now)
+        signals: list[Signal] = []
+        if closed is not None:
+            self._on_bar_closed(closed, now, signals)
+        return signals
+
+    def on_history_bar(self, bar: Bar, now: datetime) -> list[Signal]:
+        """Apply a closed bar from history (warm-up): its high and low trade, then it closes."""
+        if self.bars and bar.start <= self.bars[-1].start:
+            self.builder.dropped_ticks += 1
+            return []
+        signals: list[Signal] = []
+        self._on_trade(bar.high, bar.start, signals)
+        self._on_trade(bar.low, bar.start, signals)
+        self.builder.mark_history_bar(bar)
+        self.last_price = bar.close
+        self._on_bar_closed(bar, now, signals)
+        return signals
+
+    # --- internals ----------------------------------------------------------------
+    def _on_bar_closed(self, bar: Bar, now: datetime, signals: list[Signal]) -> None:
+        self.bars.append(bar)
+        vwap = self.vwap.add(bar.high, bar.low, bar.close, bar.volume)
+        self.vwaps.append(vwap)
+        signals.append(BarClosed.model_construct(symbol=self.symbol, bar=bar, vwap=vwap, time=now))
+        change = self.detector.on_bar(bar.high, bar.low, bar.close)
+        if change is None:
+            return
+        i = len(self.bars) - 1
+        k = change.index
+        swing_bar = self.bars[k]
+        later_highs = [b.high for b in self.bars[k + 1 : i + 1]]
+        highest = max(later_highs) if later_highs else swing_bar.high
+        if change.swing_type == "LOW":
+            if change.update and self._current_low is not None:
+                low = self._current_low
+                vwap_at_swing = self._low_vwap
+                low.index, low.bar_time, low.price = k, swing_bar.start, change.price
+                low.highest_high, low.awaiting_next_bar = highest, not later_highs
+            else:
+                vwap_at_swing = self.vwaps[k] if not change.update else self._low_vwap
+                low = _Low(k, swing_bar.start, change.price, highest, not later_highs)
+                self.unbroken_lows.append(low)
+                self._current_low = low
+            self._low_vwap = vwap_at_swing
+        else:
+            self._current_low = None
+            vwap_at_swing = self.vwaps[k]
+        signals.append(
+            SwingDetected.model_construct(
+                time=now,
+                symbol=self.symbol,
+                option_type=self.option_type,
+                swing_type=change.swing_type,
+                update=change.update,
+                price=change.price,
+                bar_time=swing_bar.start,
+                confirmed_at=bar.start,
+                vwap_at_swing=vwap_at_swing,
+                highest_high=highest,
+            )
+        )
+
+    def _on_trade(self, price: float, moment: datetime, signals: list[Signal]) -> None:
+        lows = self.unbroken_lows
+        if not lows:
+            return
+        if any(price < low.price for low in lows):
+            for broken in [low for low in lows if price < low.price]:
+                lows.remove(broken)
+                if broken is self._current_low:
+                    self._current_low = None
+                signals.append(
+                    SwingLowBroken.model_construct(
+                        symbol=self.symbol, swing_bar_time=broken.bar_time, price=broken.price, ltp=price, time=moment
+                    )
+                )
+            if not lows:
+                return
+        newest = lows[-1]
+        restart_for = None
+        if newest.awaiting_next_bar:
+            newest.awaiting_next_bar = False
+            newest.highest_high = price
+            restart_for = newest.bar_time
+        elif price <= newest.highest_high:
+            return
+        for low in lows:
+            if price > low.highest_high:
+                low.highest_high = price
+        signals.append(
+            RunningHighRaised.model_construct(symbol=self.symbol, price=price, time=moment, restart_for=restart_for)
+        )

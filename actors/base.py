@@ -133,9 +133,9 @@ Handler = Callable[[Any], Any]
 class BaseActor(pykka.ThreadingActor):
     """A named actor that dispatches messages by type to ``handlers``.
 
-    A handler that raises stops the actor (pykka) and the failure is reported
-    to the supervisor, which restarts it. A message of an unknown type is
-    logged and ignored.
+    A handler that raises is reported to the supervisor at once; pykka then
+    stops the actor (for a told message) and the supervisor restarts it. A
+    message of an unknown type is logged and ignored.
     """
 
     def __init__(self, name: str, ctx: ActorContext) -> None:
@@ -155,14 +155,18 @@ class BaseActor(pykka.ThreadingActor):
                 logger.error("{} got an unexpected {}: {!r}", self.name, type(message).__name__, message)
                 return None
             return handler(message)
+        except Exception as exc:
+            # Report before this message counts as handled, so the graph never
+            # looks quiet while a failure is still unknown to the supervisor.
+            if self.name != SUPERVISOR:
+                self.router.tell(SUPERVISOR, ActorFailed(name=self.name, error=repr(exc)))
+            raise
         finally:
             self.flush_deferred()
             self.router.inflight.done()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         logger.opt(exception=(exception_type, exception_value, traceback)).error("actor {} crashed", self.name)
-        if self.name != SUPERVISOR:
-            self.router.tell(SUPERVISOR, ActorFailed(name=self.name, error=repr(exception_value)))
 
     def tell(self, name: str, message: Any) -> bool:
         """Send ``message`` to the actor called ``name``."""

@@ -99,6 +99,7 @@ class OrderActor(BaseActor):
         self.entry: _Order | None = None
         self.reserved = False
         self.halted = False
+        self.flatten_reason = ""
         self.orders: dict[str, _Order] = {}
         self.positions: dict[str, _Position] = {}
         #: (symbol, swing bar) pairs already entered or refused: never placed again
@@ -166,6 +167,7 @@ class OrderActor(BaseActor):
 
     def on_flatten(self, command: FlattenAll) -> None:
         self.halted = True
+        self.flatten_reason = command.reason
         self.desired = None
         if self.entry is not None:
             self._cancel_entry()
@@ -342,6 +344,9 @@ class OrderActor(BaseActor):
                 self.positions[order.orderid] = position
             position.open_quantity += added
             self._protect(position, added)
+            if self.halted:
+                # filled after a flatten cancelled it: close it like the rest (strategy.md §6)
+                self._close_position(position, self.flatten_reason)
             self.defer(
                 PORTFOLIO,
                 EntryFilled(

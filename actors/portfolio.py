@@ -93,6 +93,8 @@ class PortfolioActor(BaseActor):
         self.working: dict[OptionType, bool] = {"CE": False, "PE": False}
         self.halted = bool(halted_reason)
         self.halt_reason = halted_reason
+        #: broker positions we did not open, already alerted (symbol -> quantity)
+        self._unknown_seen: dict[str, int] = {}
         self.handlers = {
             ReserveEntry: self.on_reserve,
             ReleaseEntry: self.on_release,
@@ -230,6 +232,12 @@ class PortfolioActor(BaseActor):
         ours: dict[str, int] = {}
         for pos in self.positions.values():
             ours[pos.symbol] = ours.get(pos.symbol, 0) - pos.open_quantity
+        for symbol in sorted(set(broker) - set(ours)):
+            if broker[symbol] != 0 and self._unknown_seen.get(symbol) != broker[symbol]:
+                self._unknown_seen[symbol] = broker[symbol]
+                text = f"reconciliation: broker holds {broker[symbol]} of {symbol}, which this system did not open"
+                logger.error(text)
+                self.tell(JOURNAL, Alert(time=due.time, level="critical", text=text))
         for symbol in sorted(ours):
             held = broker.get(symbol, 0)
             if held == ours[symbol]:

@@ -31,6 +31,9 @@ from strategy.session import at
 
 Factory = Callable[[], pykka.ActorRef[Any]]
 
+#: Seconds to wait for a failed actor to finish stopping before restarting it.
+RESTART_STOP_WAIT = 2.0
+
 
 class RestartDue(Message):
     """Timer: restart the actor called ``name`` now."""
@@ -86,7 +89,10 @@ class Supervisor(BaseActor):
         if spec is None:
             return
         old = self.router.ref(due.name)
-        if old is not None and old.is_alive():
+        # pykka stops a failed actor right after its handler raised; an actor
+        # that failed answering an ask keeps running and needs no restart.
+        if old is not None and not old.actor_stopped.wait(RESTART_STOP_WAIT):
+            logger.warning("actor {} failed but kept running; not restarted", due.name)
             return
         self.router.register(due.name, spec.factory())
         logger.warning("actor {} restarted", due.name)

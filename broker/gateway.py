@@ -60,7 +60,8 @@ class BrokerGateway:
       in the order book — same symbol, action, price type, trigger, price and
       quantity, not an order this gateway already knows, placed within
       :data:`LOOKUP_WINDOW` — before any retry, so a retry never creates a
-      second order.
+      second order; and once more after the last attempt fails, so an order
+      placed by that attempt is still returned.
     * A cancel retried after an unknown outcome that finds the order already
       cancelled counts as done.
     * Order calls are throttled to ``orders_per_second`` (below the server's
@@ -106,7 +107,15 @@ class BrokerGateway:
                 raise
             return orderid
 
-        orderid = self._retry(attempt, f"place {request.action} {request.symbol}")
+        try:
+            orderid = self._retry(attempt, f"place {request.action} {request.symbol}")
+        except BrokerError:
+            # The last attempt may itself have placed the order: look once more.
+            found = self._find_placed_quietly(request) if unknown else None
+            if found is None:
+                raise
+            logger.warning("placement of {} {} found in the order book as {}", request.action, request.symbol, found)
+            orderid = found
         self._remember(orderid)
         return orderid
 
@@ -166,6 +175,13 @@ class BrokerGateway:
     def _remember(self, orderid: str) -> None:
         with self._known_lock:
             self._known.add(orderid)
+
+    def _find_placed_quietly(self, request: OrderRequest) -> str | None:
+        try:
+            return self._find_placed(request)
+        except BrokerError as exc:
+            logger.error("order book unavailable to confirm {} {}: {}", request.action, request.symbol, exc)
+            return None
 
     def _find_placed(self, request: OrderRequest) -> str | None:
         """The orderid of an order matching ``request`` that we did not know of, or None."""

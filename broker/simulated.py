@@ -96,7 +96,11 @@ class SimulatedBroker:
             order.quantity = request.quantity
             order.price = request.price
             order.trigger_price = request.trigger_price
-            order.pricetype = request.pricetype
+            if request.pricetype != order.pricetype:
+                order.pricetype = request.pricetype
+                order.status = "trigger pending" if request.pricetype in ("SL", "SL-M") else "open"
+            # new terms meet the market afresh: a now-marketable limit fills at the next trade
+            order.resting = False
             order.updated_at = self._now()
             snapshot = order.snapshot()
         self._notify([snapshot])

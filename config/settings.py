@@ -127,6 +127,10 @@ def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> 
         problems = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]).upper() or "settings"
+            if not err["loc"]:
+                # a cross-field check: its input is every setting, the API key included
+                problems.append(f"{name}: {err['msg']}")
+                continue
             shown = "***" if "KEY" in name else repr(err.get("input"))
             problems.append(f"{name}: {err['msg']} (got {shown})")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -47,8 +47,8 @@ def load_session(path: str | Path) -> RecordedSession:
 
     Rows whose symbol is not an option (not ending in CE/PE, e.g. the NIFTY
     spot) are skipped and listed. Raises :class:`ReplayDataError` for a missing
-    file, a bad header, a malformed row (with its line number), more than one
-    trading day, or no option rows at all.
+    file, a bad header, a malformed row or a duplicate (timestamp, symbol)
+    (with its line number), more than one trading day, or no option rows.
     """
     path = Path(path)
     if not path.is_file():
@@ -66,6 +66,7 @@ def load_session(path: str | Path) -> RecordedSession:
     bars: list[BarRow] = []
     skipped: set[str] = set()
     days: set[date] = set()
+    seen: set[tuple[datetime, str]] = set()
     for line_no, row in enumerate(reader, start=2):
         if not row:
             continue
@@ -76,6 +77,9 @@ def load_session(path: str | Path) -> RecordedSession:
         if not bar.symbol.endswith(("CE", "PE")):
             skipped.add(bar.symbol)
             continue
+        if (bar.start, bar.symbol) in seen:
+            raise ReplayDataError(f"{path}:{line_no}: duplicate bar for {bar.symbol} at {bar.start.isoformat()}")
+        seen.add((bar.start, bar.symbol))
         days.add(bar.start.date())
         bars.append(bar)
     if not bars:

@@ -8,6 +8,7 @@ from itertools import groupby
 
 from messages.market import Tick
 from replay.data import BarRow
+from strategy.prices import EPS
 
 #: Seconds into the minute of the four ticks made from one bar.
 TICK_OFFSETS = (0, 15, 30, 45)
@@ -15,7 +16,8 @@ TICK_OFFSETS = (0, 15, 30, 45)
 
 def bar_prices(bar: BarRow) -> tuple[float, float, float, float]:
     """Open; then the nearer of high/low to the open (high on a tie), then the other; then close."""
-    if bar.high - bar.open <= bar.open - bar.low:
+    # EPS: a tie in rupees must stay a tie despite binary float noise (100.2 - 100.1 > 100.1 - 100.0)
+    if bar.high - bar.open <= bar.open - bar.low + EPS:
         return bar.open, bar.high, bar.low, bar.close
     return bar.open, bar.low, bar.high, bar.close
 

@@ -1,0 +1,310 @@
+"""PortfolioActor: limits, positions, R, the ±5R halt, 15:15, reconciliation, the day's summary (strategy.md §6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from actors.names import JOURNAL, PORTFOLIO, order_actor
+from actors.portfolio import PortfolioActor
+from broker.base import PositionRow
+from broker.gateway import BrokerGateway
+from messages.market import Tick
+from messages.orders import FlattenAll, Flattened, ReconcileSymbol
+from messages.portfolio import (
+    EntryFilled,
+    ExitFilled,
+    ForceExitDue,
+    GetTrades,
+    PositionEvent,
+    ReconcileDue,
+    ReleaseEntry,
+    ReserveEntry,
+    SessionEndDue,
+    SessionSummary,
+)
+from messages.system import Alert, Halt, Halted
+from tests.actors.probe import DAY, Harness, Probe, t
+
+X = "NIFTY17JUN2115500CE"
+X2 = "NIFTY17JUN2115600CE"
+X3 = "NIFTY17JUN2115700CE"
+P = "NIFTY17JUN2115500PE"
+P2 = "NIFTY17JUN2115400PE"
+CE_ORDERS, PE_ORDERS = order_actor("CE"), order_actor("PE")
+
+
+class BookBroker:
+    """Only what the portfolio calls: the position book, programmable."""
+
+    def __init__(self) -> None:
+        self.rows: list[PositionRow] = []
+        self.calls = 0
+
+    def position_book(self) -> list[PositionRow]:
+        self.calls += 1
+        return list(self.rows)
+
+
+class Rig:
+    def __init__(self, h: Harness, halted_reason: str = "") -> None:
+        self.h = h
+        self.book = BookBroker()
+        gateway = BrokerGateway(self.book, h.clock.now, delay=0.0, orders_per_second=None, sleep=lambda _s: None)
+        self.journal: Probe = h.probe(JOURNAL)
+        self.ce: Probe = h.probe(CE_ORDERS)
+        self.pe: Probe = h.probe(PE_ORDERS)
+        h.start(PortfolioActor, PORTFOLIO, gateway, halted_reason)
+
+    def reserve(self, option_type: str) -> bool:
+        return self.h.ask(PORTFOLIO, ReserveEntry(option_type=option_type, time=self.h.clock.now()))
+
+    def release(self, option_type: str) -> None:
+        self.h.tell(PORTFOLIO, ReleaseEntry(option_type=option_type, time=self.h.clock.now()))
+
+    def open(self, pid: str, symbol: str = X, qty: int = 650, entry: float = 150.0, sl: float = 158.0,
+             at: datetime = t(9, 31)) -> None:
+        self.h.tell(PORTFOLIO, EntryFilled(
+            position_id=pid, symbol=symbol, option_type=symbol[-2:], filled_quantity=qty, entry_price=entry,
+            sl_price=sl, time=at,
+        ))
+
+    def close(self, pid: str, price: float, symbol: str = X, qty: int = 650, reason: str = "stop",
+              at: datetime = t(9, 45)) -> None:
+        self.h.tell(PORTFOLIO, ExitFilled(position_id=pid, symbol=symbol, quantity=qty, price=price, reason=reason,
+                                          time=at))
+
+    def tick(self, symbol: str, price: float, at: datetime = t(9, 40)) -> None:
+        self.h.tell(PORTFOLIO, Tick(symbol=symbol, time=at, ltp=price))
+
+
+@pytest.fixture
+def rig(harness: Harness) -> Rig:
+    return Rig(harness)
+
+
+def position(state: str, pid: str = "E1", symbol: str = X, at: datetime = t(9, 31), **fields) -> PositionEvent:
+    base = dict(quantity=650, entry_price=150.0, sl_price=158.0)
+    base.update(fields)
+    return PositionEvent(time=at, state=state, position_id=pid, symbol=symbol, option_type=symbol[-2:], **base)
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+def test_one_working_entry_per_option_type(rig: Rig) -> None:
+    assert rig.reserve("CE") is True
+    assert rig.reserve("CE") is False
+    assert rig.reserve("PE") is True
+    rig.release("CE")
+    assert rig.reserve("CE") is True
+
+
+def test_at_most_three_ce_positions(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.open("E2", X2)
+    assert rig.reserve("CE") is True  # 2 open + this working entry = 3
+    rig.release("CE")
+    rig.open("E3", X3)
+    assert rig.reserve("CE") is False  # 3 open
+    assert rig.reserve("PE") is True
+    rig.close("E2", 146.0, symbol=X2)
+    assert rig.reserve("CE") is True
+
+
+def test_at_most_five_positions_counting_working_entries(rig: Rig) -> None:
+    for pid, symbol in (("E1", X), ("E2", X2), ("E3", P), ("E4", P2)):
+        rig.open(pid, symbol)
+    assert rig.reserve("CE") is True  # 4 open + 1 working = 5
+    assert rig.reserve("PE") is False  # would be 6
+    rig.release("CE")
+    assert rig.reserve("PE") is True
+
+
+def test_five_open_positions_refuse_a_type_below_its_own_limit(rig: Rig) -> None:
+    for pid, symbol in (("E1", X), ("E2", X2), ("E3", X3), ("E4", P), ("E5", P2)):
+        rig.open(pid, symbol)
+    assert rig.reserve("PE") is False  # PE 2 + 1 <= 3, but 5 + 1 > 5
+
+
+# --- positions, pnl and R --------------------------------------------------------------------
+
+
+def test_entry_and_exit_fills_journal_positions_with_pnl_and_r(rig: Rig) -> None:
+    rig.open("E1", X, at=t(9, 31))
+    assert rig.journal.received == [position("open")]
+
+    rig.close("E1", 146.0, reason="stop", at=t(9, 45))
+    # pnl = (150 - 146) * 650 = 2600; risk = (158 - 150) * 650 = 5200; R = 0.5
+    assert rig.journal.received[-1] == position(
+        "closed", at=t(9, 45), exit_price=146.0, pnl=2600.0, r=0.5, reason="stop"
+    )
+
+    rig.open("E2", X2, at=t(10, 0))
+    rig.close("E2", 158.0, symbol=X2, reason="stop", at=t(10, 5))
+    assert rig.journal.received[-1] == position(
+        "closed", "E2", X2, at=t(10, 5), exit_price=158.0, pnl=-5200.0, r=-1.0, reason="stop"
+    )
+
+
+def test_partial_exits_close_once_at_the_average_exit_price(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.close("E1", 146.0, qty=325, at=t(9, 45))
+    assert rig.journal.types() == ["PositionEvent"]
+    rig.close("E1", 150.0, qty=325, reason="force_exit", at=t(9, 50))
+    # (150 - 146) * 325 + 0 = 1300 on a risk of 5200
+    assert rig.journal.received[-1] == position(
+        "closed", at=t(9, 50), exit_price=148.0, pnl=1300.0, r=0.25, reason="force_exit"
+    )
+
+
+def test_growing_entry_fill_journals_the_new_quantity_and_average(rig: Rig) -> None:
+    rig.open("E1", X, qty=195, entry=149.90, at=t(9, 31))
+    rig.open("E1", X, qty=390, entry=149.85, at=t(9, 32))
+    assert rig.journal.received == [
+        position("open", quantity=195, entry_price=149.90),
+        position("open", at=t(9, 32), quantity=390, entry_price=149.85),
+    ]
+
+
+def test_ticks_move_the_unrealized_r(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.tick(X, 146.0)
+    rig.tick(X2, 100.0)  # another symbol: no effect
+    [trade] = rig.h.ask(PORTFOLIO, GetTrades())
+    assert (trade.position_id, trade.reason, trade.pnl, trade.r) == ("E1", "open", 2600.0, 0.5)
+    rig.tick(X, 162.0)
+    [trade] = rig.h.ask(PORTFOLIO, GetTrades())
+    assert (trade.pnl, trade.r) == (-7800.0, -1.5)
+
+
+# --- the daily stop and target, 15:15, halts --------------------------------------------------
+
+
+def test_plus_5r_halts_and_flattens_ce_then_pe(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.tick(X, 111.0, at=t(9, 40))  # 4.875 R
+    assert rig.journal.of(Halted) == [] and rig.ce.received == []
+
+    rig.tick(X, 110.0, at=t(9, 41))  # (150 - 110) / 8 = 5 R
+    assert rig.journal.of(Halted) == [Halted(time=t(9, 41), reason="daily_target_r (5.00R)")]
+    assert rig.ce.received == [FlattenAll(reason="daily_target_r", time=t(9, 41))]
+    assert rig.pe.received == [], "PE is flattened only after CE reports Flattened"
+    sent = [m for _, m in rig.h.sent(JOURNAL, CE_ORDERS)]
+    assert sent.index(rig.journal.of(Halted)[0]) < sent.index(rig.ce.received[0])
+
+    rig.h.tell(PORTFOLIO, Flattened(option_type="CE", time=t(9, 41, 1)))
+    assert rig.pe.received == [FlattenAll(reason="daily_target_r", time=t(9, 41, 1))]
+
+    assert rig.reserve("CE") is False
+    rig.tick(X, 100.0, at=t(9, 42))
+    assert len(rig.journal.of(Halted)) == 1 and len(rig.ce.received) == 1
+
+
+def test_minus_5r_halts(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.tick(X, 189.95, at=t(9, 40))
+    assert rig.journal.of(Halted) == []
+    rig.tick(X, 190.0, at=t(9, 41))  # (150 - 190) / 8 = -5 R
+    assert rig.journal.of(Halted) == [Halted(time=t(9, 41), reason="daily_stop_r (-5.00R)")]
+    assert rig.ce.received == [FlattenAll(reason="daily_stop_r", time=t(9, 41))]
+
+
+def test_closed_plus_unrealized_r_reaching_5_halts(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.close("E1", 126.0)  # +3 R
+    rig.open("E2", P, at=t(9, 50))
+    rig.tick(P, 135.0, at=t(9, 51))  # +1.875 R open: 4.875
+    assert rig.journal.of(Halted) == []
+    rig.tick(P, 134.0, at=t(9, 52))  # +2 R open: 5
+    assert [h.reason for h in rig.journal.of(Halted)] == ["daily_target_r (5.00R)"]
+
+
+def test_force_exit_timer_halts_at_15_15(rig: Rig) -> None:
+    rig.h.clock.schedule(t(15, 15), PORTFOLIO, ForceExitDue(time=t(15, 15)))
+    rig.h.advance(t(15, 14, 59))
+    assert rig.journal.received == []
+    rig.h.advance(t(15, 15))
+    assert rig.journal.received == [Halted(time=t(15, 15), reason="force_exit")]
+    assert rig.ce.received == [FlattenAll(reason="force_exit", time=t(15, 15))]
+    assert rig.reserve("PE") is False
+
+
+def test_halt_command_halts_once(rig: Rig) -> None:
+    rig.h.tell(PORTFOLIO, Halt(reason="supervisor: orders:CE keeps failing", time=t(10, 0)))
+    assert rig.journal.received == [Halted(time=t(10, 0), reason="supervisor: orders:CE keeps failing")]
+    assert [m.time for m in rig.ce.received] == [t(10, 0)]
+    rig.h.tell(PORTFOLIO, ForceExitDue(time=t(15, 15)))
+    assert len(rig.journal.received) == 1 and len(rig.ce.received) == 1
+
+
+def test_halt_from_before_a_restart_refuses_entries(harness: Harness) -> None:
+    rig = Rig(harness, halted_reason="daily_stop_r (-5.02R)")
+    assert rig.reserve("CE") is False
+    assert rig.reserve("PE") is False
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+def test_reconcile_mismatch_alerts_and_asks_the_right_order_actor(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.open("E2", P)
+    rig.book.rows = [PositionRow(symbol=X, quantity=0), PositionRow(symbol=P, quantity=-325)]
+    rig.journal.clear()
+
+    rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 35)))
+    alerts = rig.journal.of(Alert)
+    assert [a.level for a in alerts] == ["critical", "critical"]
+    assert rig.ce.received == [ReconcileSymbol(symbol=X, broker_quantity=0, time=t(9, 35))]
+    assert rig.pe.received == [ReconcileSymbol(symbol=P, broker_quantity=-325, time=t(9, 35))]
+
+    # agreement at the next run, 60 s later by its own timer
+    rig.book.rows = [PositionRow(symbol=X, quantity=-650), PositionRow(symbol=P, quantity=-650)]
+    rig.h.advance(t(9, 36))
+    assert rig.book.calls == 2
+    assert len(rig.journal.of(Alert)) == 2 and len(rig.ce.received) == 1 and len(rig.pe.received) == 1
+
+
+def test_reconcile_agreeing_book_is_silent(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.open("E2", X2)
+    rig.close("E2", 146.0, symbol=X2)
+    rig.book.rows = [PositionRow(symbol=X, quantity=-650), PositionRow(symbol=X2, quantity=0)]
+    rig.journal.clear()
+    rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 50)))
+    assert rig.journal.received == [] and rig.ce.received == []
+
+
+def test_reconcile_alerts_a_broker_position_we_do_not_know(rig: Rig) -> None:
+    """§6: the broker is the source of truth and every mismatch is logged and alerted."""
+    rig.open("E1", X)
+    rig.book.rows = [PositionRow(symbol=X, quantity=-650), PositionRow(symbol=X2, quantity=-650)]
+    rig.journal.clear()
+    rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 50)))
+    alerts = rig.journal.of(Alert)
+    assert [a.level for a in alerts] == ["critical"]
+    assert X2 in alerts[0].text
+
+
+# --- the day's summary -------------------------------------------------------------------------
+
+
+def test_session_end_writes_the_summary(rig: Rig) -> None:
+    rig.open("E1", X, at=t(9, 31))
+    rig.close("E1", 146.0, at=t(9, 35))  # +0.5 R, +2600
+    rig.open("E2", X2, at=t(9, 40))
+    rig.close("E2", 158.0, symbol=X2, at=t(9, 45))  # -1 R, -5200
+    rig.open("E3", P, at=t(9, 50))
+    rig.close("E3", 148.0, symbol=P, at=t(9, 55))  # +0.25 R, +1300
+    rig.open("E4", X3, at=t(10, 0))  # still open: not a trade
+    rig.journal.clear()
+
+    rig.h.tell(PORTFOLIO, SessionEndDue(time=t(15, 30)))
+    summary, alert = rig.journal.received
+    assert summary == SessionSummary(
+        time=t(15, 30), session=DAY, trades=3, wins=2, net_r=-0.25, max_drawdown_r=1.0, pnl=-1300.0,
+        halted=False, halt_reason="",
+    )
+    assert isinstance(alert, Alert) and alert.level == "critical" and X3 in alert.text

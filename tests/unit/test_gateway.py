@@ -1,0 +1,513 @@
+"""BrokerGateway: retries, idempotent placement, cancel after a lost answer, throttling.
+
+The broker is a small scripted fake: each call pops the next step of its
+method's script (default: behave normally). Time is fake throughout: the
+sleeps are recorded, never slept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from broker.base import (
+    AuthError,
+    BrokerError,
+    NotFound,
+    OrderNotCancellable,
+    OrderRejected,
+    OrderRequest,
+    OrderSnapshot,
+    PositionRow,
+    RateLimited,
+    ServerError,
+    TransportError,
+)
+from broker.gateway import LOOKUP_WINDOW, BrokerGateway
+from messages.base import IST
+
+NOW = datetime(2021, 6, 11, 10, 0, tzinfo=IST)
+CE = "NIFTY17JUN2115700CE"
+PE = "NIFTY17JUN2115700PE"
+
+ENTRY = OrderRequest(symbol=CE, action="SELL", quantity=75, pricetype="SL", price=96.95, trigger_price=99.95)
+
+#: script step: the broker records the order, then the answer is lost
+LOST_REPLY = "lost reply"
+
+
+class FakeBroker:
+    """Implements the Broker calls over a list of orders, with scripted failures.
+
+    ``scripts[method]`` is a list of steps, one per call: a :class:`BrokerError`
+    instance is raised before anything happens; :data:`LOST_REPLY` (place and
+    cancel only) does the work and then raises :class:`TransportError`; ``None``
+    behaves normally. An empty script behaves normally.
+    """
+
+    def __init__(self, monotonic: Callable[[], float] = lambda: 0.0) -> None:
+        self.monotonic = monotonic
+        self.orders: list[OrderSnapshot] = []
+        self.calls: list[str] = []
+        #: the fake monotonic time of every call, in call order
+        self.call_times: list[float] = []
+        self.scripts: dict[str, list[object]] = {}
+        self.positions = [PositionRow(symbol=CE, quantity=-75, average_price=99.95)]
+        self._seq = 0
+
+    def _step(self, method: str) -> object:
+        self.calls.append(method)
+        self.call_times.append(self.monotonic())
+        script = self.scripts.get(method)
+        step = script.pop(0) if script else None
+        if isinstance(step, BrokerError):
+            raise step
+        return step
+
+    def add_row(self, request: OrderRequest, timestamp: datetime | None, status: str = "trigger pending") -> str:
+        self._seq += 1
+        orderid = f"B{self._seq}"
+        self.orders.append(
+            OrderSnapshot(
+                orderid=orderid,
+                symbol=request.symbol,
+                action=request.action,
+                quantity=request.quantity,
+                pricetype=request.pricetype,
+                price=request.price,
+                trigger_price=request.trigger_price,
+                status=status,
+                timestamp=timestamp,
+            )
+        )
+        return orderid
+
+    def set_status(self, orderid: str, status: str) -> None:
+        for i, row in enumerate(self.orders):
+            if row.orderid == orderid:
+                self.orders[i] = row.model_copy(update={"status": status})
+                return
+        raise NotFound(orderid)
+
+    def _row(self, orderid: str) -> OrderSnapshot:
+        for row in self.orders:
+            if row.orderid == orderid:
+                return row
+        raise NotFound(orderid)
+
+    # --- Broker -------------------------------------------------------------------
+    def place_order(self, request: OrderRequest) -> str:
+        step = self._step("place")
+        orderid = self.add_row(request, NOW)
+        if step == LOST_REPLY:
+            raise TransportError("read timed out")
+        return orderid
+
+    def modify_order(self, orderid: str, request: OrderRequest) -> str:
+        self._step("modify")
+        self._row(orderid)
+        return orderid
+
+    def cancel_order(self, orderid: str) -> None:
+        step = self._step("cancel")
+        row = self._row(orderid)
+        if row.status not in ("open", "trigger pending"):
+            raise OrderNotCancellable(f"order {orderid} is already {row.status}", row.status)
+        self.set_status(orderid, "cancelled")
+        if step == LOST_REPLY:
+            raise TransportError("read timed out")
+
+    def order_status(self, orderid: str) -> OrderSnapshot:
+        self._step("status")
+        return self._row(orderid)
+
+    def order_book(self) -> list[OrderSnapshot]:
+        self._step("book")
+        return list(self.orders)
+
+    def position_book(self) -> list[PositionRow]:
+        self._step("positions")
+        return list(self.positions)
+
+
+class FakeTime:
+    """A monotonic clock and a sleep that records the delay and moves the clock."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.clock = start
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.clock
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.clock += seconds
+
+
+def make(per_second: float | None = None) -> tuple[BrokerGateway, FakeBroker, FakeTime]:
+    fake_time = FakeTime()
+    broker = FakeBroker(fake_time.monotonic)
+    gateway = BrokerGateway(
+        broker,
+        lambda: NOW,
+        attempts=3,
+        delay=2.0,
+        orders_per_second=per_second,
+        sleep=fake_time.sleep,
+        monotonic=fake_time.monotonic,
+    )
+    return gateway, broker, fake_time
+
+
+RETRYABLE = [
+    pytest.param(lambda: TransportError("connection reset"), id="transport"),
+    pytest.param(lambda: ServerError("502 bad gateway"), id="5xx"),
+    pytest.param(lambda: RateLimited("10 per 1 second"), id="429"),
+]
+NEVER_RETRIED = [
+    pytest.param(lambda: OrderRejected("quantity not a multiple of lot size"), id="reject"),
+    pytest.param(lambda: OrderNotCancellable("order is complete", "complete"), id="not-cancellable"),
+    pytest.param(lambda: AuthError("invalid api key"), id="auth"),
+    pytest.param(lambda: NotFound("order not found"), id="not-found"),
+]
+
+
+# --- plain calls ---------------------------------------------------------------------
+
+
+def test_a_clean_placement_is_one_call_and_no_sleep() -> None:
+    gateway, broker, fake_time = make()
+    assert gateway.place_order(ENTRY) == "B1"
+    assert broker.calls == ["place"]
+    assert fake_time.sleeps == []
+
+
+def test_reads_pass_through() -> None:
+    gateway, broker, _ = make()
+    orderid = gateway.place_order(ENTRY)
+    assert gateway.order_status(orderid).status == "trigger pending"
+    assert [r.orderid for r in gateway.order_book()] == ["B1"]
+    assert gateway.position_book() == [PositionRow(symbol=CE, quantity=-75, average_price=99.95)]
+    assert broker.calls == ["place", "status", "book", "positions"]
+
+
+# --- retries -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", RETRYABLE)
+def test_retryable_errors_are_retried_three_times_two_seconds_apart(error: Callable[[], BrokerError]) -> None:
+    gateway, broker, fake_time = make()
+    errors = [error(), error(), error()]
+    broker.scripts["modify"] = list(errors)
+    with pytest.raises(type(errors[0])) as info:
+        gateway.modify_order("B9", ENTRY)
+    assert info.value is errors[2]  # the last error is the one raised
+    assert broker.calls == ["modify"] * 3
+    assert fake_time.sleeps == [2.0, 2.0]
+
+
+def test_the_defaults_are_three_attempts_two_seconds_apart() -> None:
+    # strategy.md section 5: 3 attempts ("cannot be placed after 3 attempts"), 2 s apart
+    broker = FakeBroker()
+    sleeps: list[float] = []
+    gateway = BrokerGateway(broker, lambda: NOW, orders_per_second=None, sleep=sleeps.append, monotonic=lambda: 0.0)
+    broker.scripts["positions"] = [ServerError("500"), ServerError("500"), ServerError("500"), None]
+    with pytest.raises(ServerError):
+        gateway.position_book()
+    assert broker.calls == ["positions"] * 3
+    assert sleeps == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("error", RETRYABLE)
+def test_a_retryable_error_then_success_returns_the_result(error: Callable[[], BrokerError]) -> None:
+    gateway, broker, fake_time = make()
+    broker.add_row(ENTRY, NOW)
+    broker.scripts["modify"] = [error(), error()]
+    assert gateway.modify_order("B1", ENTRY) == "B1"
+    assert broker.calls == ["modify"] * 3
+    assert fake_time.sleeps == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("error", NEVER_RETRIED)
+@pytest.mark.parametrize("method", ["place", "modify", "cancel", "status"])
+def test_rejects_auth_and_not_found_are_never_retried(error: Callable[[], BrokerError], method: str) -> None:
+    gateway, broker, fake_time = make()
+    broker.add_row(ENTRY, NOW)
+    raised = error()
+    broker.scripts[method] = [raised]
+    call = {
+        "place": lambda: gateway.place_order(ENTRY),
+        "modify": lambda: gateway.modify_order("B1", ENTRY),
+        "cancel": lambda: gateway.cancel_order("B1"),
+        "status": lambda: gateway.order_status("B1"),
+    }[method]
+    with pytest.raises(BrokerError) as info:
+        call()
+    assert info.value is raised
+    assert broker.calls == [method]
+    assert fake_time.sleeps == []
+    assert len(broker.orders) == 1  # nothing placed
+
+
+@pytest.mark.parametrize("method", ["book", "positions", "status"])
+def test_reads_are_retried(method: str) -> None:
+    gateway, broker, fake_time = make()
+    broker.add_row(ENTRY, NOW)
+    broker.scripts[method] = [RateLimited("10 per 1 second"), ServerError("500")]
+    call = {"book": gateway.order_book, "positions": gateway.position_book, "status": lambda: gateway.order_status("B1")}[method]
+    assert call()  # a non-empty answer
+    assert broker.calls == [method] * 3
+    assert fake_time.sleeps == [2.0, 2.0]
+
+
+def test_a_reject_after_a_retry_stops_the_retries() -> None:
+    gateway, broker, fake_time = make()
+    broker.add_row(ENTRY, NOW)
+    reject = OrderRejected("price out of band")
+    broker.scripts["modify"] = [ServerError("500"), reject]
+    with pytest.raises(OrderRejected) as info:
+        gateway.modify_order("B1", ENTRY)
+    assert info.value is reject
+    assert broker.calls == ["modify", "modify"]
+    assert fake_time.sleeps == [2.0]
+
+
+# --- idempotent placement ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", RETRYABLE)
+def test_a_placement_that_fails_without_placing_is_retried_and_placed_once(error: Callable[[], BrokerError]) -> None:
+    gateway, broker, fake_time = make()
+    broker.scripts["place"] = [error()]
+    assert gateway.place_order(ENTRY) == "B1"
+    assert len(broker.orders) == 1
+    # the order book is looked up before the retry
+    assert broker.calls == ["place", "book", "place"]
+    assert fake_time.sleeps == [2.0]
+
+
+def test_a_placement_timeout_where_the_order_was_placed_gives_exactly_one_order() -> None:
+    gateway, broker, fake_time = make()
+    broker.scripts["place"] = [LOST_REPLY]
+    assert gateway.place_order(ENTRY) == "B1"
+    assert [row.orderid for row in broker.orders] == ["B1"]
+    assert broker.calls == ["place", "book"]  # found: no second placement
+    assert fake_time.sleeps == [2.0]
+
+
+def test_two_lost_replies_in_a_row_still_give_exactly_one_order() -> None:
+    gateway, broker, _ = make()
+    broker.scripts["place"] = [TransportError("connect timeout"), LOST_REPLY]
+    assert gateway.place_order(ENTRY) == "B1"
+    assert len(broker.orders) == 1
+    assert broker.calls == ["place", "book", "place", "book"]
+
+
+def test_a_placement_that_never_gets_through_raises_after_three_attempts() -> None:
+    gateway, broker, fake_time = make()
+    last = TransportError("connection refused")
+    broker.scripts["place"] = [TransportError("connection refused"), TransportError("connection refused"), last]
+    with pytest.raises(TransportError) as info:
+        gateway.place_order(ENTRY)
+    assert info.value is last
+    assert broker.orders == []
+    # a last look in the book after the final failure, then the error
+    assert broker.calls == ["place", "book", "place", "book", "place", "book"]
+    assert fake_time.sleeps == [2.0, 2.0]
+
+
+def test_an_order_placed_by_the_last_failing_attempt_is_found_and_returned() -> None:
+    gateway, broker, fake_time = make()
+    broker.scripts["place"] = [TransportError("connect timeout"), TransportError("connect timeout"), LOST_REPLY]
+    assert gateway.place_order(ENTRY) == "B1"
+    assert [row.orderid for row in broker.orders] == ["B1"]
+    assert broker.calls == ["place", "book", "place", "book", "place", "book"]
+    assert fake_time.sleeps == [2.0, 2.0]
+
+
+def test_a_failing_lookup_is_retried_and_never_places_blindly() -> None:
+    gateway, broker, _ = make()
+    broker.scripts["place"] = [LOST_REPLY]
+    broker.scripts["book"] = [TransportError("read timed out")]
+    assert gateway.place_order(ENTRY) == "B1"
+    assert len(broker.orders) == 1
+    assert broker.calls == ["place", "book", "book"]
+
+
+def test_a_reject_on_the_first_attempt_does_not_look_up_the_book() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW)  # an identical unknown order exists
+    broker.scripts["place"] = [OrderRejected("margin")]
+    with pytest.raises(OrderRejected):
+        gateway.place_order(ENTRY)
+    assert broker.calls == ["place"]
+
+
+def test_the_lookup_skips_orders_the_gateway_already_knows() -> None:
+    gateway, broker, _ = make()
+    first = gateway.place_order(ENTRY)
+    broker.calls.clear()
+    broker.scripts["place"] = [TransportError("connect timeout")]  # not placed
+    second = gateway.place_order(ENTRY)
+    assert (first, second) == ("B1", "B2")
+    assert broker.calls == ["place", "book", "place"]
+    assert len(broker.orders) == 2
+
+
+def test_an_order_found_by_the_lookup_becomes_known() -> None:
+    gateway, broker, _ = make()
+    broker.scripts["place"] = [LOST_REPLY, TransportError("connect timeout")]
+    assert gateway.place_order(ENTRY) == "B1"  # found in the book
+    # the same terms again, failing without placing: B1 must not be taken for it
+    assert gateway.place_order(ENTRY) == "B2"
+    assert len(broker.orders) == 2
+
+
+def test_the_lookup_skips_rows_older_than_the_window() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW - LOOKUP_WINDOW - timedelta(seconds=1))  # e.g. before a restart
+    broker.scripts["place"] = [TransportError("connect timeout")]
+    assert gateway.place_order(ENTRY) == "B2"
+    assert broker.calls == ["place", "book", "place"]
+
+
+def test_the_lookup_takes_a_matching_row_inside_the_window() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW - LOOKUP_WINDOW + timedelta(seconds=1))
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(ENTRY) == "B1"
+    assert broker.calls == ["place", "book"]
+    assert LOOKUP_WINDOW == timedelta(seconds=120)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        ENTRY.model_copy(update={"symbol": PE}),
+        ENTRY.model_copy(update={"action": "BUY"}),
+        ENTRY.model_copy(update={"quantity": 150}),
+        ENTRY.model_copy(update={"pricetype": "SL-M", "price": 0.0}),
+        ENTRY.model_copy(update={"trigger_price": 99.9}),
+        ENTRY.model_copy(update={"price": 96.9}),
+    ],
+    ids=["symbol", "action", "quantity", "pricetype", "trigger", "price"],
+)
+def test_the_lookup_skips_rows_with_other_terms(other: OrderRequest) -> None:
+    gateway, broker, _ = make()
+    broker.add_row(other, NOW)
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(ENTRY) == "B2"
+    assert broker.calls == ["place", "book", "place"]
+
+
+def test_the_lookup_matches_a_filled_order_too() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW, status="complete")  # placed and filled while we waited
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(ENTRY) == "B1"
+
+
+# --- cancel ------------------------------------------------------------------------
+
+
+def test_cancel_retried_after_a_timeout_that_in_fact_cancelled_succeeds() -> None:
+    gateway, broker, fake_time = make()
+    broker.add_row(ENTRY, NOW)
+    broker.scripts["cancel"] = [LOST_REPLY]
+    gateway.cancel_order("B1")  # no exception
+    assert broker.calls == ["cancel", "cancel"]
+    assert broker.orders[0].status == "cancelled"
+    assert fake_time.sleeps == [2.0]
+
+
+def test_cancel_retried_after_a_timeout_that_did_not_cancel() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW)
+    broker.scripts["cancel"] = [ServerError("503")]
+    gateway.cancel_order("B1")
+    assert broker.calls == ["cancel", "cancel"]
+    assert broker.orders[0].status == "cancelled"
+
+
+def test_cancel_of_an_order_already_cancelled_before_we_asked_raises() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW, status="cancelled")
+    with pytest.raises(OrderNotCancellable) as info:
+        gateway.cancel_order("B1")
+    assert info.value.status == "cancelled"
+    assert broker.calls == ["cancel"]
+
+
+def test_cancel_after_a_timeout_that_finds_the_order_filled_raises() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW)
+    # the cancel is lost and the order fills meanwhile
+    broker.scripts["cancel"] = [TransportError("read timed out")]
+    broker.set_status("B1", "complete")
+    with pytest.raises(OrderNotCancellable) as info:
+        gateway.cancel_order("B1")
+    assert info.value.status == "complete"
+    assert broker.calls == ["cancel", "cancel"]
+
+
+# --- throttle ----------------------------------------------------------------------
+
+
+def test_order_calls_are_spaced_by_the_throttle() -> None:
+    gateway, broker, fake_time = make(per_second=8.0)
+    gateway.place_order(ENTRY)
+    gateway.place_order(ENTRY.model_copy(update={"symbol": PE}))
+    gateway.modify_order("B1", ENTRY)
+    gateway.cancel_order("B2")
+    assert broker.calls == ["place", "place", "modify", "cancel"]
+    assert broker.call_times == [1000.0, 1000.125, 1000.25, 1000.375]
+    assert fake_time.sleeps == [0.125, 0.125, 0.125]
+
+
+def test_the_throttle_does_not_delay_calls_already_far_apart() -> None:
+    gateway, broker, fake_time = make(per_second=8.0)
+    gateway.place_order(ENTRY)
+    fake_time.clock += 0.5
+    gateway.place_order(ENTRY)
+    fake_time.clock += 0.2
+    gateway.cancel_order("B1")
+    assert fake_time.sleeps == []
+
+
+def test_the_throttle_reserves_slots_for_calls_made_at_one_instant() -> None:
+    # a clock that does not move while "sleeping": each call must wait one gap longer
+    broker = FakeBroker()
+    sleeps: list[float] = []
+    gateway = BrokerGateway(broker, lambda: NOW, orders_per_second=10.0, sleep=sleeps.append, monotonic=lambda: 500.0)
+    for _ in range(4):
+        gateway.place_order(ENTRY)
+    assert sleeps == pytest.approx([0.1, 0.2, 0.3])
+    assert len(broker.orders) == 4
+
+
+def test_reads_are_not_throttled() -> None:
+    gateway, broker, fake_time = make(per_second=8.0)
+    gateway.place_order(ENTRY)
+    gateway.order_book()
+    gateway.order_status("B1")
+    gateway.position_book()
+    assert fake_time.sleeps == []
+
+
+def test_no_throttle_when_disabled() -> None:
+    gateway, broker, fake_time = make(per_second=None)
+    for _ in range(5):
+        gateway.place_order(ENTRY)
+    assert fake_time.sleeps == []
+    assert len(broker.orders) == 5
+
+
+def test_retry_delay_and_throttle_together() -> None:
+    gateway, broker, fake_time = make(per_second=8.0)
+    broker.scripts["place"] = [TransportError("connect timeout")]
+    assert gateway.place_order(ENTRY) == "B1"
+    # the 2 s retry wait already spaces the second call: no throttle sleep on top
+    assert fake_time.sleeps == [2.0]

@@ -1,17 +1,15 @@
-"""Test-wide fixtures: settings come only from what a test passes, never from the machine's environment."""
+"""Test-wide setup: settings come only from what a test passes, never from the machine's environment.
+
+The variables are removed when this file is imported, before any test module
+(some build ``Settings`` at import time).
+"""
 
 from __future__ import annotations
 
 import os
 
-import pytest
-
 from config.settings import Settings
 
-
-@pytest.fixture(autouse=True)
-def _no_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    names = {name.upper() for name in Settings.model_fields}
-    for key in list(os.environ):
-        if key.upper() in names:
-            monkeypatch.delenv(key)
+for _key in list(os.environ):
+    if _key.lower() in Settings.model_fields:
+        del os.environ[_key]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
 from abc import ABC, abstractmethod
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from loguru import logger
@@ -80,19 +81,24 @@ class ReplayClock(Clock):
 class WallClock(Clock):
     """The machine's clock in IST, with a timer thread."""
 
+    #: simulated seconds per real second (1 for the real market)
+    speed = 1.0
+
     def __init__(self, router: Router) -> None:
         super().__init__(router)
         self._wake = threading.Event()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wall-clock", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="clock-timers", daemon=True)
         self._thread.start()
 
     def now(self) -> datetime:
         return datetime.now(IST)
 
     def stop(self) -> None:
+        """Stop the timer thread (pending timers are dropped)."""
         self._stopped.set()
         self._wake.set()
+        self._thread.join(timeout=5)
 
     def _timer_added(self) -> None:
         self._wake.set()
@@ -107,6 +113,25 @@ class WallClock(Clock):
                     logger.exception("timer delivery to {} failed", target)
             with self._lock:
                 next_due = self._timers[0][0] if self._timers else None
-            timeout = 1.0 if next_due is None else max(0.0, min(1.0, (next_due - self.now()).total_seconds()))
-            self._wake.wait(timeout)
+            wait = 1.0 if next_due is None else (next_due - self.now()).total_seconds() / self.speed
+            self._wake.wait(max(0.0, min(1.0, wait)))
             self._wake.clear()
+
+
+class ScaledClock(WallClock):
+    """Simulated market time: ``start`` plus real elapsed time × ``speed``.
+
+    Used against the simulator (demo, tests), whose clock runs the same way;
+    ``start`` and ``speed`` come from the simulator's ``/sim/clock``.
+    """
+
+    def __init__(self, router: Router, start: datetime, speed: float) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self._start = start.astimezone(IST)
+        self._origin = time.monotonic()
+        self.speed = speed
+        super().__init__(router)
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)

@@ -29,6 +29,8 @@ from messages.orders import (
     OrderUpdate,
     PollDue,
     ReconcileSymbol,
+    StartTrading,
+    StopEntries,
     SwitchDue,
 )
 from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
@@ -83,7 +85,9 @@ class _Position:
 
 class OrderActor(BaseActor):
     """In: :class:`EntryIntent`, :class:`OrderUpdate`, :class:`Tick` (its type's symbols),
-    :class:`SwitchDue`, :class:`PollDue`, :class:`FlattenAll`, :class:`ReconcileSymbol`.
+    :class:`SwitchDue`, :class:`PollDue`, :class:`FlattenAll`, :class:`ReconcileSymbol`,
+    :class:`StartTrading` (when constructed with ``trading=False`` for a warm-up),
+    :class:`StopEntries` (shutdown: the working entry is cancelled, stops stay).
 
     Out: :class:`OrderSent` / :class:`OrderFilled` / :class:`Alert` to the
     Journal; :class:`ReserveEntry` (ask), :class:`ReleaseEntry`,
@@ -91,10 +95,14 @@ class OrderActor(BaseActor):
     PortfolioActor. Broker calls go through the shared :class:`BrokerGateway`.
     """
 
-    def __init__(self, name: str, ctx: ActorContext, option_type: OptionType, gateway: BrokerGateway) -> None:
+    def __init__(
+        self, name: str, ctx: ActorContext, option_type: OptionType, gateway: BrokerGateway, trading: bool = True
+    ) -> None:
         super().__init__(name, ctx)
         self.option_type = option_type
         self.gateway = gateway
+        #: False during the warm-up from history: intents are kept, not acted on
+        self.trading = trading
         self.desired: EntryCandidate | None = None
         self.entry: _Order | None = None
         self.reserved = False
@@ -116,12 +124,24 @@ class OrderActor(BaseActor):
             PollDue: self.on_poll,
             FlattenAll: self.on_flatten,
             ReconcileSymbol: self.on_reconcile_symbol,
+            StartTrading: self.on_start_trading,
+            StopEntries: self.on_stop_entries,
         }
 
     # --- handlers -------------------------------------------------------------------
     def on_intent(self, intent: EntryIntent) -> None:
         self.desired = intent.candidate
         self._act(at_bar_close=False)
+
+    def on_start_trading(self, start: StartTrading) -> None:
+        self.trading = True
+        self._act(at_bar_close=False)
+
+    def on_stop_entries(self, stop: StopEntries) -> None:
+        self.trading = False
+        self.desired = None
+        if self.entry is not None:
+            self._cancel_entry()
 
     def on_switch_due(self, due: SwitchDue) -> None:
         self._switch_scheduled = False
@@ -190,7 +210,7 @@ class OrderActor(BaseActor):
 
     # --- the entry (strategy.md §5 table) ------------------------------------------------
     def _act(self, at_bar_close: bool) -> None:
-        if self.halted:
+        if self.halted or not self.trading:
             return
         entry = self.entry
         working = (

@@ -22,7 +22,8 @@ from actors.portfolio import PortfolioActor
 from actors.symbol import SymbolActor
 from broker.gateway import BrokerGateway
 from config.settings import Settings
-from messages.base import Message
+from messages.base import Message, OptionType
+from messages.orders import StartTrading
 from messages.portfolio import ForceExitDue, ReconcileDue, SessionEndDue
 from messages.system import ActorFailed, Alert, Halt, Stop
 from persistence.event_log import EventLog
@@ -102,7 +103,9 @@ class Graph:
     """The whole actor system for one session: build, start, stop.
 
     Start order is sinks first (Journal, Portfolio, OrderActors, Filter,
-    SymbolActors), so no actor ever sends to a name that is not there yet.
+    SymbolActors, then ``extra`` such as the FeedActor), so no actor ever
+    sends to a name that is not there yet. With ``trading=False`` the
+    OrderActors hold their intents until :meth:`start_trading` (warm-up).
     """
 
     def __init__(
@@ -116,23 +119,33 @@ class Graph:
         symbols: list[str],
         fail_fast: bool = False,
         halted_reason: str = "",
+        trading: bool = True,
+        extra: tuple[ActorSpec, ...] = (),
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.router = router
         self.inflight: InFlight = router.inflight
         self.ctx = ActorContext(settings=settings, router=router, clock=clock)
+        self.trading = trading
         ctx = self.ctx
+
+        def order_spec(option_type: OptionType) -> ActorSpec:
+            name = order_actor(option_type)
+            # a restarted OrderActor trades if trading has started by then
+            return ActorSpec(name, lambda: OrderActor.start(name, ctx, option_type, gateway, self.trading))
+
         specs = [
             ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events)),
             ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason)),
-            ActorSpec(order_actor("CE"), lambda: OrderActor.start(order_actor("CE"), ctx, "CE", gateway)),
-            ActorSpec(order_actor("PE"), lambda: OrderActor.start(order_actor("PE"), ctx, "PE", gateway)),
+            order_spec("CE"),
+            order_spec("PE"),
             ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),
         ]
         for symbol in symbols:
             name = symbol_actor(symbol)
             specs.append(ActorSpec(name, lambda name=name, symbol=symbol: SymbolActor.start(name, ctx, symbol)))
+        specs.extend(extra)
         self.specs = {spec.name: spec for spec in specs}
         self.fail_fast = fail_fast
 
@@ -151,6 +164,13 @@ class Graph:
         self.clock.schedule(close, PORTFOLIO, SessionEndDue(time=close))
         first = self.clock.now() + timedelta(seconds=s.reconcile_seconds)
         self.clock.schedule(first, PORTFOLIO, ReconcileDue(time=first))
+
+    def start_trading(self) -> None:
+        """End of the warm-up: the OrderActors act on their intents from now on."""
+        self.trading = True
+        now = self.clock.now()
+        for option_type in ("CE", "PE"):
+            self.router.tell(order_actor(option_type), StartTrading(time=now))
 
     def stop(self) -> None:
         """Flush the journal, then stop every actor (reverse start order)."""

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime
 from actors.base import ActorContext, BaseActor
 from actors.names import FILTER, JOURNAL
 from messages.base import Message
-from messages.market import Tick
+from messages.market import HistoryBars, Tick
 from messages.signals import SwingDetected
 from strategy.session import ONE_MINUTE
 from strategy.symbol_engine import SymbolEngine
@@ -25,7 +25,8 @@ class BarCloseDue(Message):
 class SymbolActor(BaseActor):
     """Wraps a :class:`SymbolEngine`.
 
-    In: :class:`Tick`, :class:`BarCloseDue` (its own timer).
+    In: :class:`Tick`, :class:`HistoryBars` (warm-up, back-fill after a
+    reconnect), :class:`BarCloseDue` (its own timer).
     Out: every swing to the Journal, then every signal (bar closed, swing,
     running high, break) to the FilterSupervisor, in the order they happened.
     """
@@ -34,7 +35,7 @@ class SymbolActor(BaseActor):
         super().__init__(name, ctx)
         self.engine = SymbolEngine(symbol, ctx.settings.bar_grace_seconds)
         self._grace = timedelta(seconds=ctx.settings.bar_grace_seconds)
-        self.handlers = {Tick: self.on_tick, BarCloseDue: self.on_close_due}
+        self.handlers = {Tick: self.on_tick, BarCloseDue: self.on_close_due, HistoryBars: self.on_history}
 
     def on_tick(self, tick: Tick) -> None:
         before = self.engine.builder.open_bar_start
@@ -44,6 +45,11 @@ class SymbolActor(BaseActor):
             due = opened + ONE_MINUTE + self._grace
             self.clock.schedule(due, self.name, BarCloseDue(bar_start=opened, time=due))
         self._route(signals)
+
+    def on_history(self, history: HistoryBars) -> None:
+        self._route(self.engine.apply_history(history.bars, history.until, history.time))
+        if history.reconnected:
+            self.engine.builder.reset_volume_baseline()
 
     def on_close_due(self, due: BarCloseDue) -> None:
         self._route(self.engine.on_clock(due.time))

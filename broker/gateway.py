@@ -65,7 +65,8 @@ class BrokerGateway:
     * A cancel retried after an unknown outcome that finds the order already
       cancelled counts as done.
     * Order calls are throttled to ``orders_per_second`` (below the server's
-      10/s limit); ``None`` disables the throttle (replay).
+      10/s limit), reads to ``reads_per_second``; ``None`` disables a throttle
+      (replay).
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class BrokerGateway:
         attempts: int = 3,
         delay: float = 2.0,
         orders_per_second: float | None = 8.0,
+        reads_per_second: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -84,6 +86,7 @@ class BrokerGateway:
         self._delay = delay
         self._sleep = sleep
         self._throttle = Throttle(orders_per_second, sleep, monotonic)
+        self._read_throttle = Throttle(reads_per_second, sleep, monotonic)
         self._known: set[str] = set()
         self._known_lock = threading.Lock()
 
@@ -149,13 +152,22 @@ class BrokerGateway:
 
     # --- reads -------------------------------------------------------------------------
     def order_status(self, orderid: str) -> OrderSnapshot:
-        return self._retry(lambda: self.broker.order_status(orderid), f"orderstatus {orderid}")
+        return self.read(lambda: self.broker.order_status(orderid), f"orderstatus {orderid}")
 
     def order_book(self) -> list[OrderSnapshot]:
-        return self._retry(self.broker.order_book, "orderbook")
+        return self.read(self.broker.order_book, "orderbook")
 
     def position_book(self) -> list[PositionRow]:
-        return self._retry(self.broker.position_book, "positionbook")
+        return self.read(self.broker.position_book, "positionbook")
+
+    def read(self, fn: Callable[[], T], what: str) -> T:
+        """Any call that changes nothing at the broker (e.g. history): throttled, retried like the others."""
+
+        def attempt() -> T:
+            self._read_throttle.wait()
+            return fn()
+
+        return self._retry(attempt, what)
 
     # --- internals -------------------------------------------------------------------
     def _retry(self, fn: Callable[[], T], what: str) -> T:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     openalgo_api_key: SecretStr = Field(SecretStr(""), description="API key; required for live")
     strategy_name: str = Field("baseline_v1", min_length=1, description="OpenAlgo strategy tag")
     paper_trading: bool = Field(True, description="refuse to trade unless analyzer mode is on")
+    feed_mute_seconds: float = Field(
+        30.0, gt=0, description="real seconds without a tick during market hours before the WebSocket counts as dead"
+    )
 
     # --- universe and session (strategy.md §1) -------------------------------
     underlying: str = "NIFTY"

@@ -36,3 +36,19 @@ class Bar(Message):
         if not (self.low <= self.open <= self.high and self.low <= self.close <= self.high):
             raise ValueError(f"inconsistent OHLC for {self.symbol} at {self.start}")
         return self
+
+
+class HistoryBars(Message):
+    """Closed 1-minute bars from the broker's history, oldest first (warm-up or back-fill).
+
+    The SymbolActor applies those newer than its last closed bar and starting
+    before ``until`` (complete minutes only), replacing a partial bar in
+    progress for the same minute. With ``reconnected`` the next tick only sets
+    the cumulative-volume baseline (strategy.md §2).
+    """
+
+    symbol: str
+    bars: list[Bar]
+    until: AwareDatetime
+    reconnected: bool = False
+    time: AwareDatetime

@@ -53,11 +53,23 @@ class OrderUpdate(Message):
     """
 
     orderid: str
-    symbol: str
     status: str
-    quantity: int = Field(ge=0)
     filled_quantity: int = Field(ge=0)
     average_price: float = Field(ge=0)
+    time: AwareDatetime
+    symbol: str = ""
+    quantity: int = Field(default=0, ge=0)
+
+
+class StartTrading(Message):
+    """Warm-up is over: the OrderActor may act on its intents from now on."""
+
+    time: AwareDatetime
+
+
+class StopEntries(Message):
+    """The program is stopping: cancel the working entry and place no new one; stops stay at the broker."""
+
     time: AwareDatetime
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
 from loguru import logger
@@ -37,11 +38,13 @@ class SessionResult:
 class ReplayRun:
     """Replays one session: ticks from the file, a :class:`SimulatedBroker`, the replay clock.
 
-    For every tick, in this order and each followed by a wait until the graph
-    is quiet: due timers fire (one at a time), the simulated broker matches the
-    trade, the SymbolActor gets the tick, then the OrderActor of its type, then
-    the PortfolioActor. Time is the data's time throughout, so the same file
-    and settings give the same events, run after run.
+    For every instant of the data: due timers fire (one at a time), the
+    simulated broker matches every trade of the instant (an order placed in
+    reaction to an instant can only fill at a later one, as in live trading),
+    then for each tick the SymbolActor, the OrderActor of its type and the
+    PortfolioActor get it — each step followed by a wait until the graph is
+    quiet. Time is the data's time throughout, so the same file and settings
+    give the same events, run after run.
     """
 
     def __init__(
@@ -75,14 +78,18 @@ class ReplayRun:
         self.graph.start(self.clock.now())
         ticks = 0
         try:
-            for tick in session_ticks(self.session.bars):
-                ticks += 1
-                self.clock.advance_to(tick.time)
-                self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
+            for moment, group in groupby(session_ticks(self.session.bars), key=lambda t: t.time):
+                instant = list(group)
+                ticks += len(instant)
+                self.clock.advance_to(moment)
+                # The exchange matches every trade of the instant before anyone can react to it.
+                for tick in instant:
+                    self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
                 self._quiet()
-                for name in (symbol_actor(tick.symbol), order_actor(option_type_of(tick.symbol)), PORTFOLIO):
-                    self.router.tell(name, tick)
-                    self._quiet()
+                for tick in instant:
+                    for name in (symbol_actor(tick.symbol), order_actor(option_type_of(tick.symbol)), PORTFOLIO):
+                        self.router.tell(name, tick)
+                        self._quiet()
             self.broker.fill_market_orders()
             self._quiet()
             self.clock.advance_to(at(self.session.day, self.settings.market_close))

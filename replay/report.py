@@ -31,18 +31,25 @@ def totals_line(trades: Iterable[TradeRecord]) -> str:
     return f"trades {len(closed)}  wins {wins}  net R {sum(rs):+.2f}  max drawdown {max_drawdown(rs):.2f}R"
 
 
-def render(results: list[SessionResult]) -> str:
-    """The whole report: one table per session, then the overall totals when there are several."""
+def render_sessions(sessions: list[tuple[str, list[TradeRecord]]]) -> str:
+    """One table per (title, trades) session, then overall totals when there are several."""
     out: list[str] = []
-    for result in results:
-        out.append(f"== {result.session.day.isoformat()}  {result.session.path.name}  ({result.ticks} ticks)")
+    for title, trades in sessions:
+        out.append(f"== {title}")
         out.append(HEADER)
-        out.extend(trade_line(t) for t in result.trades)
-        if not result.trades:
+        out.extend(trade_line(t) for t in trades)
+        if not trades:
             out.append("(no trades)")
-        out.append(totals_line(result.trades))
+        out.append(totals_line(trades))
         out.append("")
-    if len(results) > 1:
+    if len(sessions) > 1:
         out.append("== all sessions")
-        out.append(totals_line(t for r in results for t in r.trades))
+        out.append(totals_line(t for _, trades in sessions for t in trades))
     return "\n".join(out).rstrip() + "\n"
+
+
+def render(results: list[SessionResult]) -> str:
+    """The replay report: a table per replayed file."""
+    return render_sessions(
+        [(f"{r.session.day.isoformat()}  {r.session.path.name}  ({r.ticks} ticks)", r.trades) for r in results]
+    )

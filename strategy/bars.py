@@ -81,6 +81,10 @@ class BarBuilder:
             return self._close()
         return None
 
+    def discard_open_bar(self) -> None:
+        """Drop the bar in progress (a complete bar for its minute comes from history)."""
+        self._bar = None
+
     def mark_history_bar(self, bar: Bar) -> None:
         """A warm-up bar from history was applied directly; later ticks must be newer."""
         self._bar = None

@@ -97,6 +97,22 @@ class SymbolEngine:
         self._on_bar_closed(bar, now, signals)
         return signals
 
+    def apply_history(self, bars: list[Bar], until: datetime, now: datetime) -> list[Signal]:
+        """Apply history bars newer than the last closed bar and starting before ``until``.
+
+        A history bar for the minute of the bar in progress replaces it (the
+        history has all its trades). Returns the signals, as for ticks.
+        """
+        signals: list[Signal] = []
+        for bar in sorted(bars, key=lambda b: b.start):
+            if bar.start >= until or (self.bars and bar.start <= self.bars[-1].start):
+                continue
+            open_start = self.builder.open_bar_start
+            if open_start is not None and bar.start >= open_start:
+                self.builder.discard_open_bar()
+            signals.extend(self.on_history_bar(bar, now))
+        return signals
+
     # --- internals ----------------------------------------------------------------
     def _on_bar_closed(self, bar: Bar, now: datetime, signals: list[Signal]) -> None:
         self.bars.append(bar)

@@ -1,0 +1,222 @@
+"""FeedActor: owns the market-data WebSocket, routes ticks, back-fills from history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from loguru import logger
+from pydantic import AwareDatetime
+
+from actors.base import ActorContext, BaseActor
+from actors.names import PORTFOLIO, order_actor, symbol_actor
+from messages.base import Message, option_type_of
+from messages.market import Bar, HistoryBars, Tick
+from messages.orders import OrderUpdate
+from strategy.session import minute_start
+
+FEED = "feed"
+
+#: How often the FeedActor logs data coverage (symbols with a recent tick).
+HEARTBEAT = timedelta(seconds=60)
+
+
+class FeedConnected(Message):
+    """The WebSocket is authenticated and subscribed; ``connection`` is 1 first, then 2, 3 … after reconnects."""
+
+    connection: int
+    time: AwareDatetime
+
+
+class FeedDisconnected(Message):
+    """The WebSocket closed or was found dead; the feed reconnects by itself."""
+
+    reason: str
+    time: AwareDatetime
+
+
+class ConnectFeed(Message):
+    """Open the connection (sent once the graph is registered, so no early tick is lost)."""
+
+    time: AwareDatetime
+
+
+class HeartbeatDue(Message):
+    """Timer: log data coverage."""
+
+    time: AwareDatetime
+
+
+class FeedCallbacks(Protocol):
+    """What the WebSocket client calls, on its own thread."""
+
+    def on_tick(self, tick: Tick) -> None: ...
+    def on_order_update(self, update: Any) -> None: ...
+    def on_connected(self, connection: int) -> None: ...
+    def on_disconnected(self, reason: str) -> None: ...
+
+
+class Feed(Protocol):
+    """The market-data connection (``broker.openalgo_ws.MarketFeed``)."""
+
+    def start(self) -> None: ...
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+FeedFactory = Callable[["_Callbacks"], Feed]
+HistoryFetcher = Callable[[str], list[Bar]]
+
+
+class _Callbacks:
+    """Turns the client's thread callbacks into messages to the FeedActor."""
+
+    def __init__(self, ctx: ActorContext) -> None:
+        self._ctx = ctx
+
+    def on_tick(self, tick: Tick) -> None:
+        self._ctx.router.tell(FEED, tick)
+
+    def on_order_update(self, update: Any) -> None:
+        self._ctx.router.tell(
+            FEED,
+            OrderUpdate(
+                orderid=str(update.orderid),
+                status=update.order_status,
+                filled_quantity=int(update.filled_quantity or 0),
+                average_price=float(update.average_price or 0.0),
+                symbol=update.symbol or "",
+                quantity=int(update.quantity or 0),
+                time=self._ctx.clock.now(),
+            ),
+        )
+
+    def on_connected(self, connection: int) -> None:
+        self._ctx.router.tell(FEED, FeedConnected(connection=connection, time=self._ctx.clock.now()))
+
+    def on_disconnected(self, reason: str) -> None:
+        self._ctx.router.tell(FEED, FeedDisconnected(reason=reason, time=self._ctx.clock.now()))
+
+
+class FeedActor(BaseActor):
+    """In: :class:`ConnectFeed` (once), :class:`Tick` and :class:`OrderUpdate` from
+    the client thread, :class:`FeedConnected`, :class:`FeedDisconnected`,
+    :class:`HeartbeatDue`.
+
+    Out: every tick of a known symbol to its SymbolActor, the OrderActor of
+    its type and the PortfolioActor (ticks of other symbols are counted and
+    dropped); order updates to the OrderActor(s); :class:`HistoryBars` to
+    every SymbolActor on each connection — the day so far on the first
+    (warm-up, after which ``on_warm`` is called), the missed minutes after a
+    reconnect. Ticks that arrive meanwhile wait in this actor's inbox, so
+    nothing is applied out of order and no bar is built twice.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        ctx: ActorContext,
+        symbols: list[str],
+        make_feed: FeedFactory,
+        history: HistoryFetcher,
+        on_warm: Callable[[], None] | None = None,
+        tick_sink: Callable[[Tick], None] | None = None,
+    ) -> None:
+        super().__init__(name, ctx)
+        self.symbols = set(symbols)
+        self.make_feed = make_feed
+        self.history = history
+        self.on_warm = on_warm
+        self.tick_sink = tick_sink
+        self.feed: Feed | None = None
+        self.warm = False
+        self.disconnected_at: datetime | None = None
+        self.last_tick: dict[str, datetime] = {}
+        self.ticks = 0
+        self.unknown = 0
+        self.handlers = {
+            Tick: self.on_tick,
+            OrderUpdate: self.on_order_update,
+            FeedConnected: self.on_connected,
+            FeedDisconnected: self.on_disconnected,
+            HeartbeatDue: self.on_heartbeat,
+            ConnectFeed: self.on_connect,
+        }
+
+    def on_connect(self, command: ConnectFeed) -> None:
+        if self.feed is not None:
+            return
+        self.feed = self.make_feed(_Callbacks(self.ctx))
+        self.feed.start()
+        due = command.time + HEARTBEAT
+        self.clock.schedule(due, self.name, HeartbeatDue(time=due))
+
+    def on_stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+
+    # --- market data ------------------------------------------------------------------
+    def on_tick(self, tick: Tick) -> None:
+        if tick.symbol not in self.symbols:
+            self.unknown += 1
+            return
+        self.ticks += 1
+        self.last_tick[tick.symbol] = tick.time
+        if self.tick_sink is not None:
+            self.tick_sink(tick)
+        self.tell(symbol_actor(tick.symbol), tick)
+        self.tell(order_actor(option_type_of(tick.symbol)), tick)
+        self.tell(PORTFOLIO, tick)
+
+    def on_order_update(self, update: OrderUpdate) -> None:
+        if update.symbol:
+            self.tell(order_actor(option_type_of(update.symbol)), update)
+        else:
+            # no symbol in the update: each OrderActor ignores orders it does not own
+            self.tell(order_actor("CE"), update)
+            self.tell(order_actor("PE"), update)
+
+    # --- connection life cycle -----------------------------------------------------------
+    def on_connected(self, connected: FeedConnected) -> None:
+        now = self.clock.now()
+        until = minute_start(now)
+        reconnect = self.warm
+        gap = self.disconnected_at is not None and minute_start(self.disconnected_at) < until
+        fetch = not self.warm or gap
+        logger.info("feed connected (#{}); {}", connected.connection, "back-filling" if fetch else "no minute missed")
+        for symbol in sorted(self.symbols):
+            bars = self._history(symbol) if fetch else []
+            self.tell(
+                symbol_actor(symbol),
+                HistoryBars(symbol=symbol, bars=bars, until=until, reconnected=reconnect, time=now),
+            )
+        self.disconnected_at = None
+        if not self.warm:
+            self.warm = True
+            if self.on_warm is not None:
+                self.on_warm()
+
+    def on_disconnected(self, lost: FeedDisconnected) -> None:
+        logger.warning("feed disconnected: {}", lost.reason)
+        if self.disconnected_at is None:
+            self.disconnected_at = lost.time
+
+    def on_heartbeat(self, due: HeartbeatDue) -> None:
+        recent = sum(1 for t in self.last_tick.values() if due.time - t <= HEARTBEAT)
+        logger.info(
+            "[HEARTBEAT] data {}/{} symbols ticked in the last {} s; {} ticks; {} for unknown symbols",
+            recent,
+            len(self.symbols),
+            int(HEARTBEAT.total_seconds()),
+            self.ticks,
+            self.unknown,
+        )
+        next_due = due.time + HEARTBEAT
+        self.clock.schedule(next_due, self.name, HeartbeatDue(time=next_due))
+
+    def _history(self, symbol: str) -> list[Bar]:
+        try:
+            return self.history(symbol)
+        except Exception as exc:  # noqa: BLE001 - one symbol's history must not stop the feed
+            logger.warning("history for {} unavailable: {}", symbol, exc)
+            return []

@@ -1,0 +1,1 @@
+"""Live and paper trading through an OpenAlgo server (or the simulator)."""

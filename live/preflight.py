@@ -1,0 +1,133 @@
+"""Pre-flight checks before live or paper trading: server, mode, funds, universe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from loguru import logger
+
+from broker.base import AuthError, BrokerError, TransportError
+from config.settings import Settings
+from live.universe import UniverseError, atm_strike, nearest_expiry, option_symbol, parse_expiry, universe
+
+
+class PreflightError(RuntimeError):
+    """Trading must not start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """What the day trades: expiry, ATM strike, lot size (contracts) and the option symbols."""
+
+    broker: str
+    analyze_mode: bool
+    available_cash: float | None
+    expiry: date
+    atm: int
+    spot: float | None
+    lot_size: int
+    symbols: list[str]
+
+    def lines(self) -> list[str]:
+        """Human-readable summary, one fact per line."""
+        cash = f"{self.available_cash:,.2f}" if self.available_cash is not None else "unknown"
+        return [
+            f"broker           {self.broker}",
+            f"mode             {'analyze (paper)' if self.analyze_mode else 'LIVE'}",
+            f"available cash   {cash} rupees",
+            f"expiry           {self.expiry:%d%b%y}".upper(),
+            f"NIFTY spot       {self.spot if self.spot is not None else 'not asked (--atm)'}",
+            f"ATM strike       {self.atm}",
+            f"lot size         {self.lot_size} contracts",
+            f"symbols          {len(self.symbols)} ({self.symbols[0]} … {self.symbols[-1]})",
+        ]
+
+
+def preflight(
+    client,  # noqa: ANN001 - broker.openalgo_rest.OpenAlgoClient or a compatible object
+    settings: Settings,
+    today: date,
+    expiry: str | None = None,
+    atm: int | None = None,
+    switch_to_analyzer: bool = False,
+) -> SessionPlan:
+    """ping → analyzer → funds → expiry → ATM → lot size → symbols.
+
+    Raises :class:`PreflightError` when the server is unreachable, the key is
+    refused, ``PAPER_TRADING`` is on but the server trades live (unless
+    ``switch_to_analyzer``), or the universe cannot be determined.
+    """
+    host = settings.openalgo_host
+    try:
+        broker = client.ping().broker
+    except AuthError as exc:
+        raise PreflightError(f"OpenAlgo at {host} refused the API key or the broker is not logged in: {exc}") from None
+    except TransportError as exc:
+        raise PreflightError(f"OpenAlgo is not reachable at {host}: {exc}") from None
+    except BrokerError as exc:
+        raise PreflightError(f"OpenAlgo ping failed: {exc}") from None
+
+    analyze = _analyze_mode(client, settings, switch_to_analyzer)
+    cash = _available_cash(client)
+
+    try:
+        day_expiry = parse_expiry(expiry) if expiry else nearest_expiry(
+            client.expiries(settings.underlying, settings.exchange, "options"), today
+        )
+    except (UniverseError, BrokerError) as exc:
+        raise PreflightError(f"cannot determine the expiry (give --expiry 30DEC25): {exc}") from None
+
+    spot = None
+    if atm is None:
+        try:
+            spot = client.quote(settings.underlying, "NSE_INDEX").ltp
+            atm = atm_strike(spot, settings.strike_step)
+        except (UniverseError, BrokerError) as exc:
+            raise PreflightError(f"cannot read the NIFTY quote for the ATM strike (give --atm 26000): {exc}") from None
+    elif atm % settings.strike_step:
+        raise PreflightError(f"--atm {atm} is not a multiple of STRIKE_STEP={settings.strike_step}")
+
+    lot_size = settings.lot_size
+    atm_symbol = option_symbol(settings.underlying, day_expiry, atm, "CE")
+    try:
+        lot_size = int(client.symbol_info(atm_symbol, settings.exchange).lotsize)
+    except (BrokerError, TypeError, ValueError) as exc:
+        logger.warning("lot size of {} unavailable ({}); using LOT_SIZE={}", atm_symbol, exc, lot_size)
+
+    symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
+    return SessionPlan(broker, analyze, cash, day_expiry, atm, spot, lot_size, symbols)
+
+
+def _analyze_mode(client, settings: Settings, switch: bool) -> bool:  # noqa: ANN001
+    try:
+        analyze = bool(client.analyzer_status().analyze_mode)
+    except BrokerError as exc:
+        raise PreflightError(f"cannot read the analyzer mode: {exc}") from None
+    if settings.paper_trading and not analyze:
+        if not switch:
+            raise PreflightError(
+                "PAPER_TRADING=true but OpenAlgo is in LIVE mode. Turn analyzer mode on in OpenAlgo, "
+                "or run with --switch-to-analyzer, or set PAPER_TRADING=false to trade real money."
+            )
+        try:
+            analyze = bool(client.analyzer_toggle(True).analyze_mode)
+        except BrokerError as exc:
+            raise PreflightError(f"switching analyzer mode on failed: {exc}") from None
+        if not analyze:
+            raise PreflightError("OpenAlgo did not switch to analyzer mode")
+        logger.warning("switched OpenAlgo to analyzer (paper) mode")
+    if not settings.paper_trading:
+        if analyze:
+            logger.warning("PAPER_TRADING=false but OpenAlgo is in analyze mode: orders are simulated")
+        else:
+            logger.warning("LIVE TRADING: orders go to the broker with real money")
+    return analyze
+
+
+def _available_cash(client) -> float | None:  # noqa: ANN001
+    try:
+        return float(client.funds().availablecash)
+    except (BrokerError, TypeError, ValueError) as exc:
+        logger.warning("funds unavailable: {}", exc)
+        return None

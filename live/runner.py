@@ -1,0 +1,228 @@
+"""``python run.py``: one trading session through OpenAlgo (live, paper or dry run).
+
+ping → analyzer check → funds → universe → journal → actor graph → WebSocket
+(connect, subscribe, warm-up from today's history) → trade → 15:15 exit →
+daily summary → exit after the close.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+import requests
+from loguru import logger
+from pydantic import ValidationError
+
+from actors.base import InFlight, Router
+from actors.clock import ScaledClock, WallClock
+from actors.feed import FEED, ConnectFeed, FeedActor
+from actors.names import PORTFOLIO, order_actor
+from actors.supervisor import ActorSpec, Graph
+from broker.base import OrderSnapshot
+from broker.gateway import BrokerGateway
+from broker.openalgo_rest import OpenAlgoClient
+from broker.openalgo_ws import MarketFeed
+from broker.simulated import SimulatedBroker
+from config.settings import Settings
+from live.preflight import PreflightError, SessionPlan, preflight
+from messages.base import option_type_of
+from messages.market import Bar
+from messages.orders import OrderUpdate, StopEntries
+from messages.portfolio import GetTrades
+from persistence.event_log import EventLog
+from persistence.journal_store import JournalStore
+from replay.report import render_sessions
+from strategy.session import at
+
+#: How long after the close the program stays up (summary written, exits filled).
+AFTER_CLOSE = timedelta(seconds=30)
+#: Client-side throttles, below OpenAlgo's default limits (10/s orders, 10-50/s other calls).
+ORDERS_PER_SECOND = 8.0
+READS_PER_SECOND = 8.0
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """Command-line overrides for one live session."""
+
+    expiry: str | None = None
+    atm: int | None = None
+    dry_run: bool = False
+    switch_to_analyzer: bool = False
+    sim_clock: bool = False
+    events: Path | None = None
+
+
+def make_clock(router: Router, settings: Settings, sim_clock: bool) -> WallClock:
+    """The wall clock, or (``sim_clock``) the simulator's clock read from its ``/sim/clock``."""
+    if not sim_clock:
+        return WallClock(router)
+    reply = requests.get(f"{settings.openalgo_host}/sim/clock", timeout=5)
+    reply.raise_for_status()
+    body = reply.json()
+    return ScaledClock(router, datetime.fromisoformat(body["sim_time"]), float(body["speed"]))
+
+
+def market_closed_reason(now: datetime, settings: Settings) -> str:
+    """Why no session can be traded now, or ``""``."""
+    if now.weekday() >= 5:
+        return f"the market is closed on {now:%A}s"
+    if now >= at(now.date(), settings.market_close):
+        return f"the market closed at {settings.market_close:%H:%M} IST"
+    return ""
+
+
+def run_live(settings: Settings, options: LiveOptions, stop: threading.Event, out: TextIO = sys.stdout) -> int:
+    """Trade one session. Returns the process exit code (0 done or market closed, 2 pre-flight failed)."""
+    client = OpenAlgoClient(settings.openalgo_host, settings.openalgo_api_key, settings.strategy_name)
+    inflight = InFlight()
+    router = Router(inflight)
+    try:
+        clock = make_clock(router, settings, options.sim_clock)
+    except (requests.RequestException, KeyError, ValueError) as exc:
+        print(f"error: cannot read the simulator clock at {settings.openalgo_host}/sim/clock: {exc}", file=sys.stderr)
+        return 2
+    try:
+        now = clock.now()
+        closed = market_closed_reason(now, settings)
+        if closed:
+            print(f"Nothing to trade: {closed} ({now:%Y-%m-%d %H:%M} IST).", file=out)
+            return 0
+        try:
+            plan = preflight(client, settings, now.date(), options.expiry, options.atm, options.switch_to_analyzer)
+        except PreflightError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        settings = settings.model_copy(update={"lot_size": plan.lot_size})
+        print("\n".join(plan.lines()), file=out, flush=True)
+        return _trade(settings, options, plan, client, clock, router, stop, out)
+    finally:
+        clock.stop()
+
+
+def _trade(
+    settings: Settings,
+    options: LiveOptions,
+    plan: SessionPlan,
+    client: OpenAlgoClient,
+    clock: WallClock,
+    router: Router,
+    stop: threading.Event,
+    out: TextIO,
+) -> int:
+    day = clock.now().date()
+    with JournalStore(settings.db_path) as store, EventLog(options.events) as events:
+        halted, reason = store.is_halted(day)
+        if halted:
+            logger.warning("trading is halted for {} ({}); no new entries today", day, reason)
+        broker, tick_sink = client, None
+        if options.dry_run:
+            broker, tick_sink = _dry_run_broker(settings, plan, clock, router)
+        gateway = BrokerGateway(
+            broker,
+            clock.now,
+            attempts=settings.broker_retries,
+            delay=settings.broker_retry_delay,
+            orders_per_second=None if options.dry_run else ORDERS_PER_SECOND,
+            reads_per_second=READS_PER_SECOND,
+        )
+        key = settings.openalgo_api_key.get_secret_value()
+        instruments = [(symbol, settings.exchange) for symbol in plan.symbols]
+
+        def make_feed(callbacks):  # noqa: ANN001, ANN202
+            return MarketFeed(
+                settings.openalgo_ws_url,
+                key,
+                instruments,
+                on_tick=callbacks.on_tick,
+                on_order_update=callbacks.on_order_update,
+                on_connected=callbacks.on_connected,
+                on_disconnected=callbacks.on_disconnected,
+                in_market_hours=lambda: settings.market_open <= clock.now().time() < settings.market_close,
+                mute_seconds=settings.feed_mute_seconds,
+                now=clock.now,
+            )
+
+        def history(symbol: str) -> list[Bar]:
+            candles = gateway.read(
+                lambda: client.history(symbol, settings.exchange, "1m", day, day), f"history {symbol}"
+            )
+            return bars_from_candles(symbol, candles)
+
+        graph = Graph(
+            settings,
+            clock,
+            router,
+            gateway,
+            store,
+            events,
+            plan.symbols,
+            halted_reason=reason if halted else "",
+            trading=False,
+            extra=(
+                ActorSpec(
+                    FEED,
+                    lambda: FeedActor.start(
+                        FEED, graph.ctx, plan.symbols, make_feed, history, lambda: graph.start_trading(), tick_sink
+                    ),
+                ),
+            ),
+        )
+        graph.start(clock.now())
+        router.tell(FEED, ConnectFeed(time=clock.now()))
+        end = at(day, settings.market_close) + AFTER_CLOSE
+        try:
+            while clock.now() < end and not stop.wait(0.2):
+                pass
+            if stop.is_set():
+                logger.warning("stopping before the close: working entries are cancelled, stops stay at the broker")
+                for option_type in ("CE", "PE"):
+                    router.tell(order_actor(option_type), StopEntries(time=clock.now()))
+            trades = router.ask(PORTFOLIO, GetTrades(), timeout=30)
+        finally:
+            graph.stop()
+        open_positions = [t for t in trades if t.exit_price is None]
+        out.write(render_sessions([(f"{day.isoformat()}  {plan.broker}", trades)]))
+        if open_positions:
+            print(f"WARNING: {len(open_positions)} position(s) still open, each with its stop at the broker.", file=out)
+    return 0
+
+
+def bars_from_candles(symbol: str, candles: list) -> list[Bar]:
+    """History candles as bars; a candle with inconsistent OHLC is logged and skipped."""
+    bars = []
+    for c in candles:
+        try:
+            bars.append(
+                Bar(symbol=symbol, start=c.timestamp, open=c.open, high=c.high, low=c.low, close=c.close, volume=c.volume)
+            )
+        except ValidationError as exc:
+            logger.warning("skipped a bad history bar of {} at {}: {}", symbol, c.timestamp, exc.errors()[0]["msg"])
+    return bars
+
+
+def _dry_run_broker(settings: Settings, plan: SessionPlan, clock: WallClock, router: Router):  # noqa: ANN202
+    """A local simulated broker fed by the live ticks: nothing is sent to OpenAlgo."""
+    sim = SimulatedBroker(clock.now, plan.lot_size, settings.tick_size, set(plan.symbols))
+
+    def route(snapshot: OrderSnapshot) -> None:
+        router.tell(
+            order_actor(option_type_of(snapshot.symbol)),
+            OrderUpdate(
+                orderid=snapshot.orderid,
+                status=snapshot.status,
+                filled_quantity=snapshot.filled_quantity,
+                average_price=snapshot.average_price,
+                symbol=snapshot.symbol,
+                quantity=snapshot.quantity,
+                time=clock.now(),
+            ),
+        )
+
+    sim.set_listener(route)
+    return sim, lambda tick: sim.on_tick(tick.symbol, tick.ltp, tick.time)

@@ -1,6 +1,10 @@
 """Command line of the NIFTY options trader.
 
-    python run.py replay FILE [FILE ...] [--events PATH] [--db PATH] [--lot-size N]
+    python run.py [--expiry 30DEC25] [--atm 26000] [--dry-run]    trade today through OpenAlgo
+    python run.py check                                            pre-flight checks only
+    python run.py replay FILE [FILE ...]                           replay recorded sessions
+    python run.py sim --data FILE | --synthetic SEED               run the OpenAlgo-compatible simulator
+    python run.py demo                                             simulator + live path, end to end
 
 ``python run.py --help`` lists every command; each has its own ``--help``.
 """
@@ -8,27 +12,98 @@
 from __future__ import annotations
 
 import argparse
+import secrets
+import signal
 import sys
+import tempfile
+import threading
+from datetime import date, datetime, time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from config.logging import setup_logging
-from config.settings import SettingsError, load_settings
+from config.settings import Settings, SettingsError, load_settings
+
+#: The demo's fixed trading day, so its market is the same every time.
+DEMO_DAY = date(2025, 12, 23)
 
 
-def _replay(args: argparse.Namespace) -> int:
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM (a second Ctrl-C interrupts at once)."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _hhmm(text: str) -> time:
+    try:
+        return datetime.strptime(text, "%H:%M").time()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HH:MM, got {text!r}") from None
+
+
+# --- live ------------------------------------------------------------------------------
+def _live(args: argparse.Namespace, settings: Settings) -> int:
+    from live.runner import LiveOptions, run_live
+
+    if not settings.openalgo_api_key.get_secret_value():
+        print("error: OPENALGO_API_KEY is not set (put it in .env)", file=sys.stderr)
+        return 2
+    setup_logging(args.log_level or settings.log_level, settings.log_dir)
+    options = LiveOptions(
+        expiry=args.expiry,
+        atm=args.atm,
+        dry_run=args.dry_run,
+        switch_to_analyzer=args.switch_to_analyzer,
+        sim_clock=args.sim_clock,
+        events=args.events,
+    )
+    return run_live(settings, options, _stop_on_signals())
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from broker.openalgo_rest import OpenAlgoClient
+    from live.preflight import PreflightError, preflight
+    from live.runner import market_closed_reason
+    from messages.base import IST
+
+    setup_logging(args.log_level or "WARNING")
+    if not settings.openalgo_api_key.get_secret_value():
+        print("error: OPENALGO_API_KEY is not set (put it in .env)", file=sys.stderr)
+        return 2
+    client = OpenAlgoClient(settings.openalgo_host, settings.openalgo_api_key, settings.strategy_name)
+    now = datetime.now(IST)
+    try:
+        plan = preflight(client, settings, now.date(), args.expiry, args.atm, switch_to_analyzer=False)
+    except PreflightError as exc:
+        print(f"FAIL  {exc}")
+        return 1
+    print("\n".join(f"ok    {line}" for line in plan.lines()))
+    closed = market_closed_reason(now, settings)
+    print(f"note  {closed}" if closed else "ok    market session open today")
+    return 0
+
+
+# --- replay ------------------------------------------------------------------------------
+def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from replay.data import ReplayDataError
     from replay.driver import replay_files
     from replay.report import render
 
-    overrides = {"lot_size": args.lot_size} if args.lot_size is not None else {}
-    settings = load_settings(args.env_file, **overrides)
     setup_logging(args.log_level or "WARNING")
-    db = args.db or ":memory:"
     if args.db and Path(args.db).exists():
         print(f"error: journal {args.db} already exists; choose another --db or delete it", file=sys.stderr)
         return 2
     try:
-        results = replay_files([Path(p) for p in args.files], settings, args.events, db)
+        results = replay_files([Path(p) for p in args.files], settings, args.events, args.db or ":memory:")
     except ReplayDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -36,39 +111,166 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- simulator ------------------------------------------------------------------------------
+def _market(args: argparse.Namespace, settings: Settings):  # noqa: ANN202
+    from simulator.recorded import market_from_recorded
+    from simulator.synthetic import synthetic_market
+
+    if args.data is not None:
+        return market_from_recorded(args.data, spot_path=args.spot, lot_size=settings.lot_size)
+    return synthetic_market(args.synthetic, day=args.day, lot_size=settings.lot_size)
+
+
+def _simulator(args: argparse.Namespace, market, api_key: str, rest_port: int, ws_port: int):  # noqa: ANN001, ANN202
+    from simulator.faults import Faults
+    from simulator.server import SimulatorServer
+
+    faults = Faults(latency_ms=args.latency_ms, reject_rate=args.reject_rate, seed=args.synthetic or 0)
+    return SimulatorServer(
+        market,
+        api_key=api_key,
+        speed=args.speed,
+        start=args.start,
+        end=args.end,
+        analyze_mode=not args.live_mode,
+        rest_port=rest_port,
+        ws_port=ws_port,
+        faults=faults,
+    )
+
+
+def _sim(args: argparse.Namespace, settings: Settings) -> int:
+    setup_logging(args.log_level or "INFO")
+    try:
+        market = _market(args, settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    api_key = args.api_key or secrets.token_hex(16)
+    server = _simulator(args, market, api_key, args.rest_port, args.ws_port).start()
+    stop = _stop_on_signals()
+    print(f"OpenAlgo simulator  REST {server.rest_url}  WS {server.ws_url}")
+    print(f"API key             {api_key}")
+    print(f"session             {market.day}  {server.clock.now():%H:%M} onwards at {args.speed:g}x")
+    print("trade against it:   python run.py --sim-clock   (with OPENALGO_HOST, OPENALGO_WS_URL, OPENALGO_API_KEY set)")
+    print("Ctrl-C stops it.", flush=True)
+    try:
+        while not stop.is_set() and not server.wait_until_done(timeout=0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from live.runner import LiveOptions, run_live
+
+    setup_logging(args.log_level or "WARNING")
+    args.data, args.spot, args.day = None, None, DEMO_DAY
+    args.synthetic = args.seed
+    market = _market(args, settings)
+    api_key = secrets.token_hex(16)
+    server = _simulator(args, market, api_key, 0, 0).start()
+    print(f"demo: synthetic NIFTY session {market.day} (seed {args.seed}) at {args.speed:g}x on {server.rest_url}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="demo-journal-") as tmp:
+            demo_settings = settings.model_copy(
+                update={
+                    "openalgo_host": server.rest_url,
+                    "openalgo_ws_url": server.ws_url,
+                    "openalgo_api_key": SecretStr(api_key),
+                    "paper_trading": True,
+                    "db_path": Path(tmp) / "journal.db",
+                }
+            )
+            options = LiveOptions(sim_clock=True, events=args.events)
+            return run_live(demo_settings, options, _stop_on_signals())
+    finally:
+        server.stop()
+
+
+# --- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
-        description="baseline_v1 swing-break trader for NIFTY options, on OpenAlgo.",
+        description="baseline_v1 swing-break trader for NIFTY options, on OpenAlgo. "
+        "Without a command: trade today's session (paper unless PAPER_TRADING=false).",
     )
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env; environment wins)")
     parser.add_argument("--log-level", default=None, help="TRACE, DEBUG, INFO, WARNING, ERROR (default per command)")
+    parser.add_argument("--expiry", default=None, help="option expiry like 30DEC25 (default: nearest, from /expiry)")
+    parser.add_argument("--atm", type=int, default=None, help="ATM strike (default: NIFTY index quote rounded)")
+    parser.add_argument("--dry-run", action="store_true", help="live data, orders matched locally: nothing is sent")
+    parser.add_argument(
+        "--switch-to-analyzer", action="store_true", help="with PAPER_TRADING=true, switch OpenAlgo to analyzer mode"
+    )
+    parser.add_argument("--sim-clock", action="store_true", help="follow the simulator's clock (run.py sim)")
+    parser.add_argument("--events", type=Path, default=None, metavar="PATH", help="write the event log (JSON Lines)")
+    parser.set_defaults(func=_live)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="pre-flight checks against OpenAlgo, then exit")
+    check.set_defaults(func=_check)
 
     replay = commands.add_parser(
         "replay",
         help="replay recorded session files through the actor graph with a simulated broker",
         description="Replay recorded 1-minute bar files (one session per file) and print the trades.",
     )
-    replay.add_argument("files", nargs="+", metavar="FILE", help="CSV(.gz) with timestamp,symbol,open,high,low,close,volume,oi")
-    replay.add_argument("--events", type=Path, default=None, metavar="PATH", help="write the event log (JSON Lines) here")
-    replay.add_argument("--db", default=None, metavar="PATH", help="write the SQLite journal here (new file; default: in memory)")
-    replay.add_argument("--lot-size", type=int, default=None, metavar="N", help="contracts per lot (the 2021 files: 75)")
+    replay.add_argument("files", nargs="+", metavar="FILE", help="CSV(.gz): timestamp,symbol,open,high,low,close,volume,oi")
+    replay.add_argument("--events", type=Path, default=argparse.SUPPRESS, metavar="PATH", help="write the event log (JSON Lines)")
+    replay.add_argument("--db", default=None, metavar="PATH", help="write the SQLite journal (new file; default: memory)")
+    replay.add_argument("--lot-size", type=int, default=None, metavar="N", help="contracts per lot (2021 files: 75)")
     replay.set_defaults(func=_replay)
+
+    sim = commands.add_parser(
+        "sim",
+        help="run the OpenAlgo-compatible simulator on 127.0.0.1",
+        description="Serve OpenAlgo's REST and WebSocket protocol on 127.0.0.1 from a recorded or synthetic session.",
+    )
+    source = sim.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, metavar="FILE", help="recorded session file (../shared/data format)")
+    source.add_argument("--synthetic", type=int, metavar="SEED", help="seeded synthetic session")
+    sim.add_argument("--spot", type=Path, default=None, metavar="FILE", help="NIFTY spot file for --data (else estimated)")
+    sim.add_argument("--day", type=date.fromisoformat, default=DEMO_DAY, help="day of a synthetic session (YYYY-MM-DD)")
+    sim.add_argument("--lot-size", type=int, default=None, metavar="N", help="contracts per lot (default LOT_SIZE)")
+    _sim_options(sim, speed=1.0)
+    sim.add_argument("--rest-port", type=int, default=5000, metavar="N")
+    sim.add_argument("--ws-port", type=int, default=8765, metavar="N")
+    sim.add_argument("--api-key", default=None, metavar="KEY", help="the only key accepted (default: a random one)")
+    sim.add_argument("--live-mode", action="store_true", help="start with analyzer mode off")
+    sim.set_defaults(func=_sim)
+
+    demo = commands.add_parser(
+        "demo",
+        help="simulator + live path over real sockets: trade a synthetic day and print the result",
+        description="Start the simulator on free loopback ports with a synthetic session and trade it end to end.",
+    )
+    demo.add_argument("--seed", type=int, default=1, help="synthetic session seed (default 1)")
+    demo.add_argument("--lot-size", type=int, default=None, metavar="N", help="contracts per lot (default LOT_SIZE)")
+    demo.add_argument("--events", type=Path, default=argparse.SUPPRESS, metavar="PATH", help="write the event log (JSON Lines)")
+    _sim_options(demo, speed=300.0)
+    demo.set_defaults(func=_demo, live_mode=False)
     return parser
 
 
+def _sim_options(parser: argparse.ArgumentParser, speed: float) -> None:
+    parser.add_argument("--speed", type=float, default=speed, help=f"simulated seconds per real second (default {speed:g})")
+    parser.add_argument("--start", type=_hhmm, default=time(9, 15), metavar="HH:MM", help="session start (default 09:15)")
+    parser.add_argument("--end", type=_hhmm, default=time(15, 30), metavar="HH:MM", help="session end (default 15:30)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")
+    parser.add_argument("--reject-rate", type=float, default=0.0, help="fraction of orders the simulator rejects")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        overrides = {"lot_size": args.lot_size} if getattr(args, "lot_size", None) is not None else {}
+        settings = load_settings(args.env_file, **overrides)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":

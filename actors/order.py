@@ -198,7 +198,7 @@ class OrderActor(BaseActor):
     def on_reconcile_symbol(self, check: ReconcileSymbol) -> None:
         for order in [o for o in self.orders.values() if o.symbol == check.symbol and not o.final]:
             self._refresh(order)
-        if check.broker_quantity != 0:
+        if check.broker_quantity != 0 or not check.confirmed:
             return
         for position in [p for p in self.positions.values() if p.symbol == check.symbol]:
             self._alert("critical", f"broker holds no {check.symbol}; closing position {position.position_id} here")
@@ -242,6 +242,13 @@ class OrderActor(BaseActor):
         now = self.clock.now()
         day = now.date()
         if not at(day, self.settings.entry_start) <= now < at(day, self.settings.entry_end):
+            self._release()
+            return
+        last = self.last_prices.get(best.symbol)
+        if last is not None and last <= best.trigger_price:
+            # traded through the trigger already: the swing low has broken (strategy.md §3)
+            logger.info("{}: {} last traded {} at or below its trigger {}; not entering", self.name, best.symbol, last, best.trigger_price)
+            self.spent.add((best.symbol, best.swing_bar_time))
             self._release()
             return
         if not self.reserved:

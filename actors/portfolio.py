@@ -93,8 +93,10 @@ class PortfolioActor(BaseActor):
         self.working: dict[OptionType, bool] = {"CE": False, "PE": False}
         self.halted = bool(halted_reason)
         self.halt_reason = halted_reason
-        #: broker positions we did not open, already alerted (symbol -> quantity)
-        self._unknown_seen: dict[str, int] = {}
+        #: mismatches of the last reconciliation: symbol -> (broker quantity, ours)
+        self._mismatches: dict[str, tuple[int, int]] = {}
+        #: confirmed mismatches already alerted (alerted once per state)
+        self._alerted: dict[str, tuple[int, int]] = {}
         self.handlers = {
             ReserveEntry: self.on_reserve,
             ReleaseEntry: self.on_release,
@@ -218,6 +220,14 @@ class PortfolioActor(BaseActor):
 
     # --- reconciliation ----------------------------------------------------------------
     def on_reconcile(self, due: ReconcileDue) -> None:
+        """Compare net positions with the broker's position book (strategy.md §6).
+
+        A fill can be known to the broker a moment before its update reaches
+        us, so a mismatch first only asks the OrderActor to refresh its orders
+        on the symbol; seen again (same quantities) at the next reconciliation
+        it is confirmed: logged, alerted, and acted on (the broker is the
+        source of truth).
+        """
         next_due = due.time + timedelta(seconds=self.settings.reconcile_seconds)
         self.clock.schedule(next_due, self.name, ReconcileDue(time=next_due))
         try:
@@ -232,23 +242,30 @@ class PortfolioActor(BaseActor):
         ours: dict[str, int] = {}
         for pos in self.positions.values():
             ours[pos.symbol] = ours.get(pos.symbol, 0) - pos.open_quantity
-        for symbol in sorted(set(broker) - set(ours)):
-            if broker[symbol] != 0 and self._unknown_seen.get(symbol) != broker[symbol]:
-                self._unknown_seen[symbol] = broker[symbol]
-                text = f"reconciliation: broker holds {broker[symbol]} of {symbol}, which this system did not open"
-                logger.error(text)
-                self.tell(JOURNAL, Alert(time=due.time, level="critical", text=text))
-        for symbol in sorted(ours):
-            held = broker.get(symbol, 0)
-            if held == ours[symbol]:
-                continue
-            text = f"reconciliation: broker holds {held} of {symbol}, we hold {ours[symbol]}"
-            logger.error(text)
-            self.tell(JOURNAL, Alert(time=due.time, level="critical", text=text))
-            self.defer(
-                order_actor(option_type_of(symbol)),
-                ReconcileSymbol(symbol=symbol, broker_quantity=held, time=due.time),
-            )
+        mismatches = {
+            symbol: (broker.get(symbol, 0), ours.get(symbol, 0))
+            for symbol in sorted(set(broker) | set(ours))
+            if broker.get(symbol, 0) != ours.get(symbol, 0)
+        }
+        previous, self._mismatches = self._mismatches, mismatches
+        self._alerted = {s: state for s, state in self._alerted.items() if mismatches.get(s) == state}
+        for symbol, (held, mine) in mismatches.items():
+            confirmed = previous.get(symbol) == (held, mine)
+            if not confirmed:
+                logger.info("reconciliation: broker {} vs ours {} for {}; checking again", held, mine, symbol)
+            elif symbol not in self._alerted:
+                self._alerted[symbol] = (held, mine)
+                whose = f"we hold {mine}" if symbol in ours else "which this system did not open"
+                self._alert(due.time, f"reconciliation: broker holds {held} of {symbol}, {whose}")
+            if symbol in ours:
+                self.defer(
+                    order_actor(option_type_of(symbol)),
+                    ReconcileSymbol(symbol=symbol, broker_quantity=held, confirmed=confirmed, time=due.time),
+                )
+
+    def _alert(self, now: datetime, text: str) -> None:
+        logger.error(text)
+        self.tell(JOURNAL, Alert(time=now, level="critical", text=text))
 
     # --- reporting ------------------------------------------------------------------------
     def on_session_end(self, due: SessionEndDue) -> None:

@@ -90,6 +90,14 @@ class SubscribeAck:
 
 
 @dataclass(frozen=True, slots=True)
+class OrdersAck:
+    """The answer to ``{"action": "subscribe_orders"}``: ``ok`` when order updates will be pushed."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderUpdateReceived:
     """A valid order update."""
 
@@ -128,7 +136,15 @@ class Unsubscribed:
 
 
 FeedEvent = (
-    TickReceived | AuthResult | SubscribeAck | OrderUpdateReceived | FeedError | Malformed | Unexpected | Unsubscribed
+    TickReceived
+    | AuthResult
+    | SubscribeAck
+    | OrdersAck
+    | OrderUpdateReceived
+    | FeedError
+    | Malformed
+    | Unexpected
+    | Unsubscribed
 )
 JUNK = (Malformed, Unexpected, Unsubscribed)
 
@@ -168,6 +184,8 @@ def _parse(raw: str | bytes, subscribed: set[str] | frozenset[str], received_at:
     if kind == "auth" or msg.get("code") == "AUTHENTICATION_ERROR":
         ok = status == "success"
         return AuthResult(ok, None if ok else str(msg.get("code") or "AUTHENTICATION_ERROR"), _text(msg.get("message")))
+    if kind in ("subscribe_orders", "unsubscribe_orders"):
+        return OrdersAck(status == "success", _text(msg.get("message")))
     if kind == "subscribe":
         subs = msg.get("subscriptions")
         return SubscribeAck(status or "", tuple(subs) if isinstance(subs, list) else (), _text(msg.get("message")))

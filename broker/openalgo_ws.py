@@ -39,6 +39,7 @@ from broker.feed_parse import (
     OrderUpdateMessage,
     OrderUpdateReceived,
     FeedError,
+    OrdersAck,
     SubscribeAck,
     TickReceived,
     Unexpected,
@@ -433,6 +434,11 @@ class _Connection:
                 self.kill(f"authentication refused ({code})", graceful=True)
             case SubscribeAck() if self.authenticated and self.live_since is None:
                 self._subscribed(app, event)
+            case OrdersAck(ok=ok, message=message):
+                if ok:
+                    logger.info("OpenAlgo feed: order updates subscribed")
+                else:
+                    logger.warning("OpenAlgo feed: no order updates ({}); fills come from polling", message)
             case FeedError(code=code, message=message):
                 feed._count(errors=1)
                 feed._log(f"error:{code}", "WARNING", "OpenAlgo feed: server error {}: {}", code, message)

@@ -36,7 +36,7 @@ class SessionPlan:
             f"broker           {self.broker}",
             f"mode             {'analyze (paper)' if self.analyze_mode else 'LIVE'}",
             f"available cash   {cash} rupees",
-            f"expiry           {self.expiry:%d%b%y}".upper(),
+            f"expiry           {self.expiry.strftime('%d%b%y').upper()}",
             f"NIFTY spot       {self.spot if self.spot is not None else 'not asked (--atm)'}",
             f"ATM strike       {self.atm}",
             f"lot size         {self.lot_size} contracts",

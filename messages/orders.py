@@ -101,9 +101,11 @@ class PollDue(Message):
 
 class ReconcileSymbol(Message):
     """Reconciliation disagrees about ``symbol``: the broker holds ``broker_quantity``
-    (signed contracts). The OrderActor refreshes its orders on the symbol and, if
-    the broker holds nothing, closes what is left and cancels its stops."""
+    (signed contracts). The OrderActor refreshes its orders on the symbol; when the
+    mismatch is ``confirmed`` (seen at two reconciliations in a row) and the broker
+    holds nothing, it closes what is left here and cancels its stops."""
 
     symbol: str
     broker_quantity: int
+    confirmed: bool
     time: AwareDatetime

@@ -408,8 +408,24 @@ def test_reconcile_with_nothing_at_the_broker_closes_the_position_here(rig: Rig)
     stop = rig.sent("place", "stop")[0].orderid
     rig.h.tell(NAME, Tick(symbol=X, time=t(9, 30, 10), ltp=152.0))
 
-    rig.h.tell(NAME, ReconcileSymbol(symbol=X, broker_quantity=0, time=t(9, 31)))
+    # a first sighting only refreshes the orders: the position stays
+    rig.h.tell(NAME, ReconcileSymbol(symbol=X, broker_quantity=0, confirmed=False, time=t(9, 31)))
+    assert rig.portfolio.of(ExitFilled) == [] and rig.sent("cancel") == []
+
+    rig.h.tell(NAME, ReconcileSymbol(symbol=X, broker_quantity=0, confirmed=True, time=t(9, 32)))
     assert rig.journal.of(Alert)[-1].level == "critical"
     assert [(s.op, s.orderid) for s in rig.sent("cancel")] == [("cancel", stop)]
     [gone] = rig.portfolio.of(ExitFilled)
     assert (gone.position_id, gone.quantity, gone.price, gone.reason) == (entry, 650, 152.0, "reconciled")
+
+
+def test_no_entry_when_the_last_trade_is_already_through_the_trigger(rig: Rig) -> None:
+    """The swing low has broken: placing would only earn a reject (strategy.md §3)."""
+    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 29, 50), ltp=149.90))
+    rig.intent(candidate())
+    assert rig.sent("place") == []
+    assert rig.portfolio.of(ReserveEntry) == []
+    # and the same swing is never tried again
+    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 29, 55), ltp=151.0))
+    rig.intent(candidate(quantity=585))
+    assert rig.sent("place") == []

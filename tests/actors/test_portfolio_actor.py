@@ -248,23 +248,48 @@ def test_halt_from_before_a_restart_refuses_entries(harness: Harness) -> None:
 # --- reconciliation ---------------------------------------------------------------------------
 
 
-def test_reconcile_mismatch_alerts_and_asks_the_right_order_actor(rig: Rig) -> None:
+def test_a_first_mismatch_only_asks_the_order_actor_to_refresh(rig: Rig) -> None:
+    """A fill can reach the broker's books a moment before its update reaches us."""
     rig.open("E1", X)
     rig.open("E2", P)
     rig.book.rows = [PositionRow(symbol=X, quantity=0), PositionRow(symbol=P, quantity=-325)]
     rig.journal.clear()
 
     rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 35)))
-    alerts = rig.journal.of(Alert)
-    assert [a.level for a in alerts] == ["critical", "critical"]
-    assert rig.ce.received == [ReconcileSymbol(symbol=X, broker_quantity=0, time=t(9, 35))]
-    assert rig.pe.received == [ReconcileSymbol(symbol=P, broker_quantity=-325, time=t(9, 35))]
+    assert rig.journal.of(Alert) == []
+    assert rig.ce.received == [ReconcileSymbol(symbol=X, broker_quantity=0, confirmed=False, time=t(9, 35))]
+    assert rig.pe.received == [ReconcileSymbol(symbol=P, broker_quantity=-325, confirmed=False, time=t(9, 35))]
 
-    # agreement at the next run, 60 s later by its own timer
+    # agreement at the next run, 60 s later by its own timer: nothing more
     rig.book.rows = [PositionRow(symbol=X, quantity=-650), PositionRow(symbol=P, quantity=-650)]
     rig.h.advance(t(9, 36))
     assert rig.book.calls == 2
-    assert len(rig.journal.of(Alert)) == 2 and len(rig.ce.received) == 1 and len(rig.pe.received) == 1
+    assert rig.journal.of(Alert) == [] and len(rig.ce.received) == 1 and len(rig.pe.received) == 1
+
+
+def test_a_mismatch_seen_twice_is_alerted_once_and_confirmed_to_the_order_actor(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.book.rows = [PositionRow(symbol=X, quantity=0)]
+    rig.journal.clear()
+    rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 35)))
+    rig.h.advance(t(9, 36))
+    alerts = rig.journal.of(Alert)
+    assert [a.level for a in alerts] == ["critical"] and X in alerts[0].text and "we hold -650" in alerts[0].text
+    assert rig.ce.received[-1] == ReconcileSymbol(symbol=X, broker_quantity=0, confirmed=True, time=t(9, 36))
+    # still the same a minute later: asked again, not alerted again
+    rig.h.advance(t(9, 37))
+    assert len(rig.journal.of(Alert)) == 1
+    assert rig.ce.received[-1].confirmed is True and len(rig.ce.received) == 3
+
+
+def test_a_changed_mismatch_starts_over(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.book.rows = [PositionRow(symbol=X, quantity=0)]
+    rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 35)))
+    rig.book.rows = [PositionRow(symbol=X, quantity=-325)]
+    rig.h.advance(t(9, 36))
+    assert rig.journal.of(Alert) == []
+    assert rig.ce.received[-1].confirmed is False
 
 
 def test_reconcile_agreeing_book_is_silent(rig: Rig) -> None:
@@ -277,15 +302,18 @@ def test_reconcile_agreeing_book_is_silent(rig: Rig) -> None:
     assert rig.journal.received == [] and rig.ce.received == []
 
 
-def test_reconcile_alerts_a_broker_position_we_do_not_know(rig: Rig) -> None:
+def test_reconcile_alerts_a_broker_position_we_do_not_know_once_confirmed(rig: Rig) -> None:
     """§6: the broker is the source of truth and every mismatch is logged and alerted."""
     rig.open("E1", X)
     rig.book.rows = [PositionRow(symbol=X, quantity=-650), PositionRow(symbol=X2, quantity=-650)]
     rig.journal.clear()
     rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 50)))
+    assert rig.journal.of(Alert) == []
+    rig.h.advance(t(9, 51))
     alerts = rig.journal.of(Alert)
     assert [a.level for a in alerts] == ["critical"]
-    assert X2 in alerts[0].text
+    assert X2 in alerts[0].text and "did not open" in alerts[0].text
+    assert rig.ce.received == [], "nothing for an OrderActor to do about a position it never had"
 
 
 # --- the day's summary -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from broker.feed_parse import (
     AuthResult,
     FeedError,
     Malformed,
+    OrdersAck,
     OrderUpdateReceived,
     SubscribeAck,
     TickReceived,
@@ -304,3 +305,10 @@ def test_never_raises_on_arbitrary_json() -> None:
     ]
     for frame in frames:
         parse(frame)
+
+
+def test_the_answer_to_subscribe_orders_is_an_orders_ack() -> None:
+    ok = parse({"type": "subscribe_orders", "status": "success", "message": "Subscribed to order updates"})
+    assert ok == OrdersAck(True, "Subscribed to order updates")
+    refused = parse({"type": "subscribe_orders", "status": "error", "message": "not supported"})
+    assert refused == OrdersAck(False, "not supported")

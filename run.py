@@ -103,7 +103,9 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: journal {args.db} already exists; choose another --db or delete it", file=sys.stderr)
         return 2
     try:
-        results = replay_files([Path(p) for p in args.files], settings, args.events, args.db or ":memory:")
+        results = replay_files(
+            [Path(p) for p in args.files], settings, args.events, args.db or ":memory:", args.start, args.end
+        )
     except ReplayDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -221,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--events", type=Path, default=argparse.SUPPRESS, metavar="PATH", help="write the event log (JSON Lines)")
     replay.add_argument("--db", default=None, metavar="PATH", help="write the SQLite journal (new file; default: memory)")
     replay.add_argument("--lot-size", type=int, default=None, metavar="N", help="contracts per lot (2021 files: 75)")
+    replay.add_argument("--start", type=_hhmm, default=None, metavar="HH:MM", help="replay only bars from this time")
+    replay.add_argument("--end", type=_hhmm, default=None, metavar="HH:MM", help="replay only bars before this time")
     replay.set_defaults(func=_replay)
 
     sim = commands.add_parser(

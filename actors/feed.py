@@ -12,14 +12,16 @@ from pydantic import AwareDatetime
 from actors.base import ActorContext, BaseActor
 from actors.names import PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
-from messages.market import Bar, HistoryBars, Tick
+from messages.market import Bar, FeedLost, HistoryBars, Tick
 from messages.orders import OrderUpdate
-from strategy.session import minute_start
+from strategy.session import ONE_MINUTE, minute_start
 
 FEED = "feed"
 
 #: How often the FeedActor logs data coverage (symbols with a recent tick).
 HEARTBEAT = timedelta(seconds=60)
+#: How long after a minute ends its bar is asked from history (the server needs a moment).
+BACKFILL_MARGIN = timedelta(seconds=5)
 
 
 class FeedConnected(Message):
@@ -38,6 +40,12 @@ class FeedDisconnected(Message):
 
 class ConnectFeed(Message):
     """Open the connection (sent once the graph is registered, so no early tick is lost)."""
+
+    time: AwareDatetime
+
+
+class BackfillDue(Message):
+    """Timer: the minute of a reconnect has ended; fetch it (and any other missed minute) from history."""
 
     time: AwareDatetime
 
@@ -105,11 +113,14 @@ class FeedActor(BaseActor):
 
     Out: every tick of a known symbol to its SymbolActor, the OrderActor of
     its type and the PortfolioActor (ticks of other symbols are counted and
-    dropped); order updates to the OrderActor(s); :class:`HistoryBars` to
+    dropped); order updates to the OrderActor(s); :class:`FeedLost` to every
+    SymbolActor when the connection drops; :class:`HistoryBars` to
     every SymbolActor on each connection — the day so far on the first
     (warm-up, after which ``on_warm`` is called), the missed minutes after a
-    reconnect. Ticks that arrive meanwhile wait in this actor's inbox, so
-    nothing is applied out of order and no bar is built twice.
+    reconnect (and once more when the reconnect's minute has ended, for
+    minutes whose ticks never arrived). Ticks that arrive meanwhile wait in
+    this actor's inbox, so nothing is applied out of order and no bar is
+    built twice.
     """
 
     def __init__(
@@ -134,6 +145,8 @@ class FeedActor(BaseActor):
         self.last_tick: dict[str, datetime] = {}
         self.ticks = 0
         self.unknown = 0
+        #: symbols whose history failed once (later failures are logged at DEBUG)
+        self._history_failed: set[str] = set()
         self.handlers = {
             Tick: self.on_tick,
             OrderUpdate: self.on_order_update,
@@ -141,6 +154,7 @@ class FeedActor(BaseActor):
             FeedDisconnected: self.on_disconnected,
             HeartbeatDue: self.on_heartbeat,
             ConnectFeed: self.on_connect,
+            BackfillDue: self.on_backfill_due,
         }
 
     def on_connect(self, command: ConnectFeed) -> None:
@@ -191,15 +205,30 @@ class FeedActor(BaseActor):
                 HistoryBars(symbol=symbol, bars=bars, until=until, reconnected=reconnect, time=now),
             )
         self.disconnected_at = None
+        if reconnect:
+            # Ticks of the reconnect minute may be missing too: once the minute
+            # is over, whatever did not arrive comes from history.
+            due = until + ONE_MINUTE + BACKFILL_MARGIN
+            self.clock.schedule(due, self.name, BackfillDue(time=due))
         if not self.warm:
             self.warm = True
             if self.on_warm is not None:
                 self.on_warm()
 
+    def on_backfill_due(self, due: BackfillDue) -> None:
+        until = minute_start(due.time)
+        for symbol in sorted(self.symbols):
+            self.tell(
+                symbol_actor(symbol),
+                HistoryBars(symbol=symbol, bars=self._history(symbol), until=until, time=due.time),
+            )
+
     def on_disconnected(self, lost: FeedDisconnected) -> None:
         logger.warning("feed disconnected: {}", lost.reason)
         if self.disconnected_at is None:
             self.disconnected_at = lost.time
+            for symbol in sorted(self.symbols):
+                self.tell(symbol_actor(symbol), FeedLost(time=lost.time))
 
     def on_heartbeat(self, due: HeartbeatDue) -> None:
         recent = sum(1 for t in self.last_tick.values() if due.time - t <= HEARTBEAT)
@@ -218,5 +247,7 @@ class FeedActor(BaseActor):
         try:
             return self.history(symbol)
         except Exception as exc:  # noqa: BLE001 - one symbol's history must not stop the feed
-            logger.warning("history for {} unavailable: {}", symbol, exc)
+            level = "DEBUG" if symbol in self._history_failed else "WARNING"
+            self._history_failed.add(symbol)
+            logger.log(level, "history for {} unavailable: {}", symbol, exc)
             return []

@@ -157,10 +157,9 @@ class OrderActor(BaseActor):
             if not entry.crossing_checked:
                 entry.crossing_checked = True
                 self._refresh(entry)
-        for position in self.positions.values():
-            if position.symbol != tick.symbol:
-                continue
-            for stop in position.stops:
+        for position in [p for p in self.positions.values() if p.symbol == tick.symbol]:
+            # a refresh may close the position (and drop it from self.positions)
+            for stop in list(position.stops):
                 if not stop.final and not stop.crossing_checked and tick.ltp >= stop.trigger_price:
                     stop.crossing_checked = True
                     self._refresh(stop)

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime
 from actors.base import ActorContext, BaseActor
 from actors.names import FILTER, JOURNAL
 from messages.base import Message
-from messages.market import HistoryBars, Tick
+from messages.market import Bar, FeedLost, GetBars, HistoryBars, Tick
 from messages.signals import SwingDetected
 from strategy.session import ONE_MINUTE
 from strategy.symbol_engine import SymbolEngine
@@ -26,7 +26,8 @@ class SymbolActor(BaseActor):
     """Wraps a :class:`SymbolEngine`.
 
     In: :class:`Tick`, :class:`HistoryBars` (warm-up, back-fill after a
-    reconnect), :class:`BarCloseDue` (its own timer).
+    reconnect), :class:`FeedLost` (no grace closes until the back-fill),
+    :class:`BarCloseDue` (its own timer), :class:`GetBars` (ask).
     Out: every swing to the Journal, then every signal (bar closed, swing,
     running high, break) to the FilterSupervisor, in the order they happened.
     """
@@ -35,7 +36,15 @@ class SymbolActor(BaseActor):
         super().__init__(name, ctx)
         self.engine = SymbolEngine(symbol, ctx.settings.bar_grace_seconds)
         self._grace = timedelta(seconds=ctx.settings.bar_grace_seconds)
-        self.handlers = {Tick: self.on_tick, BarCloseDue: self.on_close_due, HistoryBars: self.on_history}
+        self.handlers = {
+            Tick: self.on_tick,
+            BarCloseDue: self.on_close_due,
+            HistoryBars: self.on_history,
+            GetBars: self.on_get_bars,
+            FeedLost: self.on_feed_lost,
+        }
+        #: False between a lost connection and the back-fill after the reconnect
+        self.feed_up = True
 
     def on_tick(self, tick: Tick) -> None:
         before = self.engine.builder.open_bar_start
@@ -47,12 +56,25 @@ class SymbolActor(BaseActor):
         self._route(signals)
 
     def on_history(self, history: HistoryBars) -> None:
+        self.feed_up = True
         self._route(self.engine.apply_history(history.bars, history.until, history.time))
         if history.reconnected:
             self.engine.builder.reset_volume_baseline()
+        opened = self.engine.builder.open_bar_start
+        if opened is not None:
+            # its grace close may have been skipped while the feed was down
+            due = max(opened + ONE_MINUTE + self._grace, history.time)
+            self.clock.schedule(due, self.name, BarCloseDue(bar_start=opened, time=due))
+
+    def on_feed_lost(self, lost: FeedLost) -> None:
+        self.feed_up = False
+
+    def on_get_bars(self, _ask: GetBars) -> list[Bar]:
+        return list(self.engine.bars)
 
     def on_close_due(self, due: BarCloseDue) -> None:
-        self._route(self.engine.on_clock(due.time))
+        if self.feed_up:
+            self._route(self.engine.on_clock(due.time))
 
     def _route(self, signals: list) -> None:
         for signal in signals:

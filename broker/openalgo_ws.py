@@ -462,7 +462,14 @@ class _Connection:
             self.kill(f"subscribe refused ({ack.status})", graceful=True)
             return
         if ack.status == "partial":
-            logger.warning("OpenAlgo feed: subscribe partly failed: {} {}", ack.message, list(ack.subscriptions))
+            failed = [
+                str(sub.get("symbol"))
+                for sub in ack.subscriptions
+                if isinstance(sub, dict) and str(sub.get("status", "")).lower() == "error"
+            ]
+            logger.warning(
+                "OpenAlgo feed: {} of {} subscriptions refused: {}", len(failed), len(ack.subscriptions), ", ".join(failed)
+            )
         self.live_since = time.monotonic()
         self.number = feed._count(connections=1).connections
         logger.info("OpenAlgo feed: connection {} live, {} instruments", self.number, len(feed._instruments))

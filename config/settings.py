@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     openalgo_api_key: SecretStr = Field(SecretStr(""), description="API key; required for live")
     strategy_name: str = Field("baseline_v1", min_length=1, description="OpenAlgo strategy tag")
     paper_trading: bool = Field(True, description="refuse to trade unless analyzer mode is on")
+    http_connect_timeout: float = Field(3.0, gt=0, description="seconds to connect to OpenAlgo REST")
+    http_read_timeout: float = Field(10.0, gt=0, description="seconds to wait for an OpenAlgo REST answer")
     feed_mute_seconds: float = Field(
         30.0, gt=0, description="real seconds without a tick during market hours before the WebSocket counts as dead"
     )

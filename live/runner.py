@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -77,9 +78,24 @@ def market_closed_reason(now: datetime, settings: Settings) -> str:
     return ""
 
 
-def run_live(settings: Settings, options: LiveOptions, stop: threading.Event, out: TextIO = sys.stdout) -> int:
-    """Trade one session. Returns the process exit code (0 done or market closed, 2 pre-flight failed)."""
-    client = OpenAlgoClient(settings.openalgo_host, settings.openalgo_api_key, settings.strategy_name)
+def run_live(
+    settings: Settings,
+    options: LiveOptions,
+    stop: threading.Event,
+    out: TextIO = sys.stdout,
+    on_started: Callable[[Graph], None] | None = None,
+) -> int:
+    """Trade one session. Returns the process exit code (0 done or market closed, 2 pre-flight failed).
+
+    ``on_started`` (tests, tools) gets the running graph once it is started.
+    """
+    client = OpenAlgoClient(
+        settings.openalgo_host,
+        settings.openalgo_api_key,
+        settings.strategy_name,
+        connect_timeout=settings.http_connect_timeout,
+        read_timeout=settings.http_read_timeout,
+    )
     inflight = InFlight()
     router = Router(inflight)
     try:
@@ -100,7 +116,7 @@ def run_live(settings: Settings, options: LiveOptions, stop: threading.Event, ou
             return 2
         settings = settings.model_copy(update={"lot_size": plan.lot_size})
         print("\n".join(plan.lines()), file=out, flush=True)
-        return _trade(settings, options, plan, client, clock, router, stop, out)
+        return _trade(settings, options, plan, client, clock, router, stop, out, on_started)
     finally:
         clock.stop()
 
@@ -114,6 +130,7 @@ def _trade(
     router: Router,
     stop: threading.Event,
     out: TextIO,
+    on_started: Callable[[Graph], None] | None,
 ) -> int:
     day = clock.now().date()
     with JournalStore(settings.db_path) as store, EventLog(options.events) as events:
@@ -128,8 +145,9 @@ def _trade(
             clock.now,
             attempts=settings.broker_retries,
             delay=settings.broker_retry_delay,
-            orders_per_second=None if options.dry_run else ORDERS_PER_SECOND,
-            reads_per_second=READS_PER_SECOND,
+            # the server's limits are per (simulated) second: scale with the clock
+            orders_per_second=None if options.dry_run else ORDERS_PER_SECOND * clock.speed,
+            reads_per_second=READS_PER_SECOND * clock.speed,
         )
         key = settings.openalgo_api_key.get_secret_value()
         instruments = [(symbol, settings.exchange) for symbol in plan.symbols]
@@ -175,6 +193,8 @@ def _trade(
         )
         graph.start(clock.now())
         router.tell(FEED, ConnectFeed(time=clock.now()))
+        if on_started is not None:
+            on_started(graph)
         end = at(day, settings.market_close) + AFTER_CLOSE
         try:
             while clock.now() < end and not stop.wait(0.2):

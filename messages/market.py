@@ -52,3 +52,14 @@ class HistoryBars(Message):
     until: AwareDatetime
     reconnected: bool = False
     time: AwareDatetime
+
+
+class FeedLost(Message):
+    """The market-data connection is down: a bar in progress stays open (not grace-closed)
+    until the back-fill after the reconnect completes or replaces it."""
+
+    time: AwareDatetime
+
+
+class GetBars(Message):
+    """Ask a SymbolActor for its closed bars of the session (``list[Bar]``, oldest first)."""

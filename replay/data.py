@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
 from pathlib import Path
 
 from messages.base import IST
@@ -40,6 +40,17 @@ class RecordedSession:
     bars: list[BarRow]
     symbols: list[str]
     skipped_symbols: list[str]
+
+    def window(self, start: time | None, end: time | None) -> "RecordedSession":
+        """Only the bars starting at or after ``start`` and before ``end`` (IST wall times)."""
+        bars = [
+            b
+            for b in self.bars
+            if (start is None or b.start.time() >= start) and (end is None or b.start.time() < end)
+        ]
+        if not bars:
+            raise ReplayDataError(f"{self.path}: no bars between {start} and {end}")
+        return replace(self, bars=bars, symbols=sorted({b.symbol for b in bars}))
 
 
 def load_session(path: str | Path) -> RecordedSession:

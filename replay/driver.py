@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from itertools import groupby
 from pathlib import Path
 
@@ -90,6 +91,9 @@ class ReplayRun:
                     for name in (symbol_actor(tick.symbol), order_actor(option_type_of(tick.symbol)), PORTFOLIO):
                         self.router.tell(name, tick)
                         self._quiet()
+            # After the data: the 15:15 exit (if the data ended before it) is sent,
+            # MARKET orders without a later trade fill at the last price, then the close.
+            self.clock.advance_to(max(self.clock.now(), at(self.session.day, self.settings.force_exit)))
             self.broker.fill_market_orders()
             self._quiet()
             self.clock.advance_to(at(self.session.day, self.settings.market_close))
@@ -115,10 +119,18 @@ class ReplayRun:
 
 
 def replay_files(
-    paths: list[Path], settings: Settings, events_path: Path | None, db_path: str
+    paths: list[Path],
+    settings: Settings,
+    events_path: Path | None,
+    db_path: str,
+    start: time | None = None,
+    end: time | None = None,
 ) -> list[SessionResult]:
-    """Replay each file as its own session (fresh actor graph), sharing one journal and event log."""
-    sessions = [load_session(p) for p in paths]
+    """Replay each file as its own session (fresh actor graph), sharing one journal and event log.
+
+    ``start``/``end`` (IST) keep only the bars of that window of each session.
+    """
+    sessions = [load_session(p).window(start, end) for p in paths]
     results = []
     with JournalStore(db_path) as store, EventLog(events_path) as events:
         for session in sessions:

@@ -31,7 +31,7 @@ REST (``POST /api/v1/<endpoint>``, JSON body with the key inside as ``apikey``)
     order → 400 ``Cannot cancel order in complete status``; a broker reject
     (:class:`~broker.base.OrderRejected`) → 400 with its message; more than
     ``order_rate_per_s`` place/modify/cancel calls (``api_rate_per_s`` for any
-    other endpoint) within one second → 429 ``{"message": "10 per 1 second"}``
+    other endpoint) within one simulated second → 429 ``{"message": "10 per 1 second"}``
     with no ``Retry-After``. In analyzer mode every reply carries
     ``"mode": "analyze"``, order-status rows say ``price_type`` and timestamps
     are ``YYYY-MM-DD HH:MM:SS``; in live mode rows say ``pricetype``,
@@ -322,7 +322,8 @@ class _Quote:
     def update(self, tick: SimTick) -> None:
         price = tick.ltp
         if self.time is None:
-            self.open = self.high = self.low = self.prev_close = price
+            self.open = self.high = self.low = price
+            self.prev_close = self.prev_close or price
         self.high = max(self.high, price)
         self.low = min(self.low, price)
         traded = max(0, tick.volume - self.volume)
@@ -380,14 +381,15 @@ class _Book:
 
 
 class _RateWindow:
-    """Moving one-second window allowing ``limit`` hits (rejected hits are not counted)."""
+    """Moving window of ``seconds`` (real) allowing ``limit`` hits (rejected hits are not counted)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, seconds: float = 1.0) -> None:
         self.limit = limit
+        self.seconds = seconds
         self._hits: deque[float] = deque()
 
     def hit(self, now: float) -> bool:
-        while self._hits and self._hits[0] <= now - 1.0:
+        while self._hits and self._hits[0] <= now - self.seconds:
             self._hits.popleft()
         if len(self._hits) >= self.limit:
             return False
@@ -503,6 +505,8 @@ class SimulatorServer:
         self.received: list[tuple[float, str, Any]] = []
         self.notifications: list[dict[str, Any]] = []
         self.done = threading.Event()
+        #: successful WebSocket authentications so far (one per connection)
+        self.ws_logins = 0
 
         self._lock = threading.RLock()
         self._hooks: list[RequestHook] = []
@@ -512,6 +516,12 @@ class SimulatorServer:
         self._quotes: dict[str, _Quote] = {
             s: _Quote(s, i.exchange, i.tick_size) for s, i in market.instruments.items()
         }
+        # Before its first trade a symbol quotes its previous close, as a real
+        # server does before the open; the session's first price stands in for it.
+        for tick in market.ticks:
+            quote = self._quotes.get(tick.symbol)
+            if quote is not None and not quote.prev_close:
+                quote.prev_close = quote.ltp = tick.ltp
         self._windows: dict[str, _RateWindow] = {}
         self._total_logs = 0
         self._tick_index = 0
@@ -879,7 +889,8 @@ class SimulatorServer:
         window = self._windows.get(endpoint)
         if window is None:
             limit = self.order_rate_per_s if endpoint in ORDER_ENDPOINTS else self.api_rate_per_s
-            window = self._windows[endpoint] = _RateWindow(limit)
+            # limits are per simulated second, so a fast session behaves like a real-time one
+            window = self._windows[endpoint] = _RateWindow(limit, 1.0 / self.speed)
         if not window.hit(arrived):
             return 429, {"message": self._limit_text(endpoint)}
         if self.faults.take_server_error():
@@ -1479,6 +1490,7 @@ class SimulatorServer:
             self._ws_error(client, "AUTHENTICATION_ERROR", "Invalid API key")
             return
         client.authenticated = True
+        self.ws_logins += 1
         self._ws_send(
             client,
             {

@@ -86,8 +86,13 @@ class BarBuilder:
         self._bar = None
 
     def mark_history_bar(self, bar: Bar) -> None:
-        """A warm-up bar from history was applied directly; later ticks must be newer."""
-        self._bar = None
+        """A bar from history was applied directly; later ticks must be newer.
+
+        A bar in progress for a later minute is kept; one for the same or an
+        earlier minute is dropped (the history bar supersedes it).
+        """
+        if self._bar is not None and self._bar.start <= bar.start:
+            self._bar = None
         self._last_closed_start = bar.start
 
     def _volume_increase(self, cum_volume: int | None) -> int:

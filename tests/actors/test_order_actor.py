@@ -429,3 +429,16 @@ def test_no_entry_when_the_last_trade_is_already_through_the_trigger(rig: Rig) -
     rig.h.tell(NAME, Tick(symbol=X, time=t(9, 29, 55), ltp=151.0))
     rig.intent(candidate(quantity=585))
     assert rig.sent("place") == []
+
+
+def test_a_stop_fill_found_by_the_crossing_check_closes_the_position(rig: Rig) -> None:
+    """The stop filled but its update was lost: the tick through the trigger finds the fill
+    (orderstatus) and closes the position while the tick is being handled."""
+    entry = fill_entry(rig, 149.90)
+    rig.sim.set_listener(None)  # the update of the stop's fill never arrives
+    rig.trade(X, 158.10)
+    assert rig.portfolio.of(ExitFilled) == []
+    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 31), ltp=158.10))
+    [gone] = rig.portfolio.of(ExitFilled)
+    assert (gone.position_id, gone.reason, gone.price) == (entry, "stop", 158.10)
+    assert rig.h.router.ref(NAME).is_alive()

@@ -284,3 +284,25 @@ def test_mark_history_bar_makes_older_ticks_stale() -> None:
     assert b.dropped_ticks == 1
     assert b.on_tick(t(9, 21, 0), 100.0, 500) == (None, True)
     assert b.open_bar_start == t(9, 21)
+
+
+def test_a_history_bar_before_the_bar_in_progress_keeps_that_bar() -> None:
+    from messages.market import Bar
+
+    b = builder()
+    b.on_tick(t(9, 30, 0), 100.0, 1000)
+    b.on_tick(t(9, 30, 10), 101.0, 1100)
+    b.mark_history_bar(Bar(symbol="X", start=t(9, 28), open=99, high=99, low=98, close=98, volume=5))
+    assert b.open_bar_start == t(9, 30)
+    closed, applied = b.on_tick(t(9, 31), 102.0, 1200)
+    assert applied and ohlcv(closed) == (100.0, 101.0, 100.0, 101.0, 100)
+
+
+def test_a_history_bar_for_the_minute_in_progress_replaces_it() -> None:
+    from messages.market import Bar
+
+    b = builder()
+    b.on_tick(t(9, 30, 0), 100.0, 1000)
+    b.mark_history_bar(Bar(symbol="X", start=t(9, 30), open=99, high=101, low=98, close=100, volume=500))
+    assert b.open_bar_start is None
+    assert b.on_tick(t(9, 30, 40), 100.5, 1300) == (None, False), "the minute is closed now"

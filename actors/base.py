@@ -11,6 +11,7 @@ import pykka
 from loguru import logger
 
 from config.settings import Settings
+from messages.market import ResendWatch, WatchSymbols
 from messages.system import ActorFailed
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 #: Name the supervisor registers under; actors report failures there.
 SUPERVISOR = "supervisor"
+#: Name of the FeedActor (live): watchers tell it which symbols' ticks they need.
+FEED = "feed"
 
 
 class GraphFailed(RuntimeError):
@@ -147,9 +150,13 @@ class BaseActor(pykka.ThreadingActor):
         self.clock = ctx.clock
         self.handlers: dict[type, Handler] = {}
         self._outbox: list[tuple[str, Any]] = []
+        self._watching: frozenset[str] | None = None
 
     def on_receive(self, message: Any) -> Any:
         try:
+            if isinstance(message, ResendWatch):
+                self._watching = None
+                return None
             handler = self.handlers.get(type(message))
             if handler is None:
                 logger.error("{} got an unexpected {}: {!r}", self.name, type(message).__name__, message)
@@ -162,8 +169,20 @@ class BaseActor(pykka.ThreadingActor):
                 self.router.tell(SUPERVISOR, ActorFailed(name=self.name, error=repr(exc)))
             raise
         finally:
+            self._sync_watch()
             self.flush_deferred()
             self.router.inflight.done()
+
+    def watched_symbols(self) -> frozenset[str] | None:
+        """Symbols whose ticks this actor needs from a FeedActor; None: not a watcher."""
+        return None
+
+    def _sync_watch(self) -> None:
+        symbols = self.watched_symbols()
+        if symbols is None or symbols == self._watching or self.router.ref(FEED) is None:
+            return
+        self._watching = symbols
+        self.router.tell(FEED, WatchSymbols(watcher=self.name, symbols=symbols, time=self.clock.now()))
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         logger.opt(exception=(exception_type, exception_value, traceback)).error("actor {} crashed", self.name)

@@ -6,17 +6,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import pykka
 from loguru import logger
 from pydantic import AwareDatetime
 
-from actors.base import ActorContext, BaseActor
+from actors.base import FEED, ActorContext, BaseActor
 from actors.names import PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
-from messages.market import Bar, FeedLost, HistoryBars, Tick
+from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
 from messages.orders import OrderUpdate
 from strategy.session import ONE_MINUTE, minute_start
-
-FEED = "feed"
 
 #: How often the FeedActor logs data coverage (symbols with a recent tick).
 HEARTBEAT = timedelta(seconds=60)
@@ -39,7 +38,7 @@ class FeedDisconnected(Message):
 
 
 class ConnectFeed(Message):
-    """Open the connection (sent once the graph is registered, so no early tick is lost)."""
+    """Open the connection (the FeedActor sends it to itself when it starts)."""
 
     time: AwareDatetime
 
@@ -77,43 +76,56 @@ HistoryFetcher = Callable[[str], list[Bar]]
 
 
 class _Callbacks:
-    """Turns the client's thread callbacks into messages to the FeedActor."""
+    """Turns the client's thread callbacks into messages (to the FeedActor by its own
+    reference, so nothing depends on the router having registered it yet)."""
 
-    def __init__(self, ctx: ActorContext) -> None:
+    def __init__(self, ctx: ActorContext, feed_ref: pykka.ActorRef[Any]) -> None:
         self._ctx = ctx
+        self._ref = feed_ref
+
+    def _tell(self, message: Message | Tick) -> None:
+        self._ctx.router.inflight.add()
+        try:
+            self._ref.tell(message)
+        except pykka.ActorDeadError:
+            self._ctx.router.inflight.done()
 
     def on_tick(self, tick: Tick) -> None:
-        self._ctx.router.tell(FEED, tick)
+        self._tell(tick)
 
     def on_order_update(self, update: Any) -> None:
-        self._ctx.router.tell(
-            FEED,
-            OrderUpdate(
-                orderid=str(update.orderid),
-                status=update.order_status,
-                filled_quantity=int(update.filled_quantity or 0),
-                average_price=float(update.average_price or 0.0),
-                symbol=update.symbol or "",
-                quantity=int(update.quantity or 0),
-                time=self._ctx.clock.now(),
-            ),
+        # straight to the OrderActor(s): a fill must not wait behind queued ticks
+        message = OrderUpdate(
+            orderid=str(update.orderid),
+            status=update.order_status,
+            filled_quantity=int(update.filled_quantity or 0),
+            average_price=float(update.average_price or 0.0),
+            symbol=update.symbol or "",
+            quantity=int(update.quantity or 0),
+            time=self._ctx.clock.now(),
         )
+        if message.symbol:
+            self._ctx.router.tell(order_actor(option_type_of(message.symbol)), message)
+        else:
+            # no symbol in the update: each OrderActor ignores orders it does not own
+            self._ctx.router.tell(order_actor("CE"), message)
+            self._ctx.router.tell(order_actor("PE"), message)
 
     def on_connected(self, connection: int) -> None:
-        self._ctx.router.tell(FEED, FeedConnected(connection=connection, time=self._ctx.clock.now()))
+        self._tell(FeedConnected(connection=connection, time=self._ctx.clock.now()))
 
     def on_disconnected(self, reason: str) -> None:
-        self._ctx.router.tell(FEED, FeedDisconnected(reason=reason, time=self._ctx.clock.now()))
+        self._tell(FeedDisconnected(reason=reason, time=self._ctx.clock.now()))
 
 
 class FeedActor(BaseActor):
-    """In: :class:`ConnectFeed` (once), :class:`Tick` and :class:`OrderUpdate` from
-    the client thread, :class:`FeedConnected`, :class:`FeedDisconnected`,
+    """In: :class:`ConnectFeed` (from itself at start), :class:`Tick` from the client thread,
+    :class:`WatchSymbols`, :class:`FeedConnected`, :class:`FeedDisconnected`,
     :class:`HeartbeatDue`.
 
-    Out: every tick of a known symbol to its SymbolActor, the OrderActor of
-    its type and the PortfolioActor (ticks of other symbols are counted and
-    dropped); order updates to the OrderActor(s); :class:`FeedLost` to every
+    Out: every tick of a known symbol to its SymbolActor and to each watcher
+    (OrderActor, PortfolioActor) that asked for that symbol (ticks of other
+    symbols are counted and dropped); :class:`FeedLost` to every
     SymbolActor when the connection drops; :class:`HistoryBars` to
     every SymbolActor on each connection — the day so far on the first
     (warm-up, after which ``on_warm`` is called), the missed minutes after a
@@ -145,11 +157,13 @@ class FeedActor(BaseActor):
         self.last_tick: dict[str, datetime] = {}
         self.ticks = 0
         self.unknown = 0
+        #: actor name -> symbols whose ticks it asked for (OrderActors, PortfolioActor)
+        self.watchers: dict[str, set[str]] = {}
         #: symbols whose history failed once (later failures are logged at DEBUG)
         self._history_failed: set[str] = set()
         self.handlers = {
             Tick: self.on_tick,
-            OrderUpdate: self.on_order_update,
+            WatchSymbols: self.on_watch,
             FeedConnected: self.on_connected,
             FeedDisconnected: self.on_disconnected,
             HeartbeatDue: self.on_heartbeat,
@@ -157,10 +171,16 @@ class FeedActor(BaseActor):
             BackfillDue: self.on_backfill_due,
         }
 
+    def on_start(self) -> None:
+        # connect once this actor runs (first start or restart); watchers re-announce their symbols
+        _Callbacks(self.ctx, self.actor_ref)._tell(ConnectFeed(time=self.clock.now()))
+        for watcher in (order_actor("CE"), order_actor("PE"), PORTFOLIO):
+            self.tell(watcher, ResendWatch(time=self.clock.now()))
+
     def on_connect(self, command: ConnectFeed) -> None:
         if self.feed is not None:
             return
-        self.feed = self.make_feed(_Callbacks(self.ctx))
+        self.feed = self.make_feed(_Callbacks(self.ctx, self.actor_ref))
         self.feed.start()
         due = command.time + HEARTBEAT
         self.clock.schedule(due, self.name, HeartbeatDue(time=due))
@@ -179,16 +199,12 @@ class FeedActor(BaseActor):
         if self.tick_sink is not None:
             self.tick_sink(tick)
         self.tell(symbol_actor(tick.symbol), tick)
-        self.tell(order_actor(option_type_of(tick.symbol)), tick)
-        self.tell(PORTFOLIO, tick)
+        for watcher, symbols in self.watchers.items():
+            if tick.symbol in symbols:
+                self.tell(watcher, tick)
 
-    def on_order_update(self, update: OrderUpdate) -> None:
-        if update.symbol:
-            self.tell(order_actor(option_type_of(update.symbol)), update)
-        else:
-            # no symbol in the update: each OrderActor ignores orders it does not own
-            self.tell(order_actor("CE"), update)
-            self.tell(order_actor("PE"), update)
+    def on_watch(self, watch: WatchSymbols) -> None:
+        self.watchers[watch.watcher] = set(watch.symbols)
 
     # --- connection life cycle -----------------------------------------------------------
     def on_connected(self, connected: FeedConnected) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from actors.base import FEED, SUPERVISOR  # noqa: F401 - re-exported: every actor name in one place
 from messages.base import OptionType
 
 FILTER = "filter"

@@ -128,6 +128,15 @@ class OrderActor(BaseActor):
             StopEntries: self.on_stop_entries,
         }
 
+    def watched_symbols(self) -> frozenset[str]:
+        """Ticks needed: the working entry's and the best candidate's symbol, and every position's."""
+        symbols = {p.symbol for p in self.positions.values()}
+        if self.entry is not None:
+            symbols.add(self.entry.symbol)
+        if self.desired is not None:
+            symbols.add(self.desired.symbol)
+        return frozenset(symbols)
+
     # --- handlers -------------------------------------------------------------------
     def on_intent(self, intent: EntryIntent) -> None:
         self.desired = intent.candidate

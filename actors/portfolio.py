@@ -111,6 +111,10 @@ class PortfolioActor(BaseActor):
             GetTrades: self.on_get_trades,
         }
 
+    def watched_symbols(self) -> frozenset[str]:
+        """Ticks needed: those of open positions (unrealized R)."""
+        return frozenset(p.symbol for p in self.positions.values() if p.open_quantity > 0)
+
     # --- limits ---------------------------------------------------------------------
     def open_count(self, option_type: OptionType | None = None) -> int:
         """Open positions (of one type, or all)."""

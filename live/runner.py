@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from actors.base import InFlight, Router
 from actors.clock import ScaledClock, WallClock
-from actors.feed import FEED, ConnectFeed, FeedActor
-from actors.names import PORTFOLIO, order_actor
+from actors.feed import FeedActor
+from actors.names import FEED, PORTFOLIO, order_actor
 from actors.supervisor import ActorSpec, Graph
 from broker.base import OrderSnapshot
 from broker.gateway import BrokerGateway
@@ -192,7 +192,6 @@ def _trade(
             ),
         )
         graph.start(clock.now())
-        router.tell(FEED, ConnectFeed(time=clock.now()))
         if on_started is not None:
             on_started(graph)
         end = at(day, settings.market_close) + AFTER_CLOSE

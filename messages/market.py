@@ -54,6 +54,20 @@ class HistoryBars(Message):
     time: AwareDatetime
 
 
+class WatchSymbols(Message):
+    """The actor ``watcher`` wants the ticks of exactly ``symbols`` from the FeedActor (replaces its set)."""
+
+    watcher: str
+    symbols: frozenset[str]
+    time: AwareDatetime
+
+
+class ResendWatch(Message):
+    """A (re)started FeedActor asks its watchers for their :class:`WatchSymbols` again."""
+
+    time: AwareDatetime
+
+
 class FeedLost(Message):
     """The market-data connection is down: a bar in progress stays open (not grace-closed)
     until the back-fill after the reconnect completes or replaces it."""

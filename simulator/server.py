@@ -510,6 +510,7 @@ class SimulatorServer:
 
         self._lock = threading.RLock()
         self._hooks: list[RequestHook] = []
+        self._tick_hooks: list[Callable[[float, SimTick], None]] = []
         self._meta: dict[str, _Meta] = {}
         self._trades: list[dict[str, Any]] = []
         self._books: dict[str, _Book] = {}
@@ -712,6 +713,16 @@ class SimulatorServer:
         self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
         if broadcast and self._clients:
             self._broadcast(tick, quote)
+        if broadcast:
+            for hook in self._tick_hooks:
+                hook(time.monotonic(), tick)
+
+    def on_tick(self, callback: Callable[[float, SimTick], None]) -> None:
+        """Call ``callback(time.monotonic(), tick)`` for every tick as it is matched and sent.
+
+        Runs on the server's thread; keep it short (benchmarks timestamp ticks with it).
+        """
+        self._tick_hooks.append(callback)
 
     def _broadcast(self, tick: SimTick, quote: _Quote) -> None:
         key = (tick.symbol, tick.exchange)

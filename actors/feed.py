@@ -10,7 +10,7 @@ import pykka
 from loguru import logger
 from pydantic import AwareDatetime
 
-from actors.base import FEED, ActorContext, BaseActor
+from actors.base import ActorContext, BaseActor
 from actors.names import PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
 from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols

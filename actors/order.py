@@ -8,17 +8,18 @@ when told to flatten or when a stop cannot be placed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pykka
 from loguru import logger
 
-from actors.base import ActorContext, BaseActor
-from actors.names import JOURNAL, PORTFOLIO
-from broker.base import BrokerError, OrderNotCancellable, OrderRejected, OrderRequest, OrderSnapshot
+from actors.base import ActorContext, BaseActor, Router
+from actors.names import JOURNAL, PORTFOLIO, order_actor
+from broker.base import BrokerError, OrderListener, OrderNotCancellable, OrderRejected, OrderRequest, OrderSnapshot
 from broker.gateway import BrokerGateway
-from messages.base import OptionType, OrderRole
+from messages.base import OptionType, OrderRole, option_type_of
 from messages.market import Tick
 from messages.orders import (
     FINAL_STATUSES,
@@ -190,7 +191,7 @@ class OrderActor(BaseActor):
         for row in book:
             order = self.orders.get(row.orderid)
             if order is not None and (row.status != order.status or row.filled_quantity != order.filled_quantity):
-                self._apply(_update_from(row, self.clock.now()))
+                self._apply(row.as_update(self.clock.now()))
         self._schedule_poll()
 
     def on_flatten(self, command: FlattenAll) -> None:
@@ -534,7 +535,7 @@ class OrderActor(BaseActor):
         except BrokerError as exc:
             logger.warning("{}: orderstatus {} failed: {}", self.name, order.orderid, exc)
             return
-        self._apply(_update_from(snapshot, self.clock.now()))
+        self._apply(snapshot.as_update(self.clock.now()))
 
     def _reserve(self, now: datetime) -> bool:
         try:
@@ -580,13 +581,14 @@ class OrderActor(BaseActor):
         self.tell(JOURNAL, Alert(time=self.clock.now(), level=level, text=text))  # type: ignore[arg-type]
 
 
-def _update_from(snapshot: OrderSnapshot, now: datetime) -> OrderUpdate:
-    return OrderUpdate(
-        orderid=snapshot.orderid,
-        symbol=snapshot.symbol,
-        status=snapshot.status,
-        quantity=snapshot.quantity,
-        filled_quantity=snapshot.filled_quantity,
-        average_price=snapshot.average_price,
-        time=now,
-    )
+def order_update_listener(router: Router, now: Callable[[], datetime]) -> OrderListener:
+    """A broker listener that hands every order snapshot to the OrderActor of its symbol's type.
+
+    Used with brokers that push order changes (the simulated broker in replay
+    and dry runs).
+    """
+
+    def route(snapshot: OrderSnapshot) -> None:
+        router.tell(order_actor(option_type_of(snapshot.symbol)), snapshot.as_update(now()))
+
+    return route

@@ -43,7 +43,6 @@ from config.settings import Settings  # noqa: E402
 from live.runner import LiveOptions, run_live  # noqa: E402
 from live.universe import option_symbol, universe  # noqa: E402
 from messages.base import IST  # noqa: E402
-from messages.market import Bar  # noqa: E402
 from simulator.market import Instrument, MarketData, SimTick  # noqa: E402
 from simulator.server import SimulatorServer  # noqa: E402
 

@@ -14,6 +14,7 @@ from typing import Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from messages.base import Action, PriceType
+from messages.orders import OrderUpdate
 
 
 class BrokerError(Exception):
@@ -102,6 +103,18 @@ class OrderSnapshot(BaseModel):
     exchange: str = "NFO"
     product: str = "MIS"
     timestamp: datetime | None = None
+
+    def as_update(self, now: datetime) -> OrderUpdate:
+        """This order's state as the :class:`OrderUpdate` message an OrderActor handles."""
+        return OrderUpdate(
+            orderid=self.orderid,
+            status=self.status,
+            filled_quantity=self.filled_quantity,
+            average_price=self.average_price,
+            symbol=self.symbol,
+            quantity=self.quantity,
+            time=now,
+        )
 
 
 class PositionRow(BaseModel):

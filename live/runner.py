@@ -23,17 +23,16 @@ from actors.base import InFlight, Router
 from actors.clock import ScaledClock, WallClock
 from actors.feed import FeedActor
 from actors.names import FEED, PORTFOLIO, order_actor
+from actors.order import order_update_listener
 from actors.supervisor import ActorSpec, Graph
-from broker.base import OrderSnapshot
 from broker.gateway import BrokerGateway
 from broker.openalgo_rest import OpenAlgoClient
 from broker.openalgo_ws import MarketFeed
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
 from live.preflight import PreflightError, SessionPlan, preflight
-from messages.base import option_type_of
 from messages.market import Bar
-from messages.orders import OrderUpdate, StopEntries
+from messages.orders import StopEntries
 from messages.portfolio import GetTrades
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
@@ -228,20 +227,5 @@ def bars_from_candles(symbol: str, candles: list) -> list[Bar]:
 def _dry_run_broker(settings: Settings, plan: SessionPlan, clock: WallClock, router: Router):  # noqa: ANN202
     """A local simulated broker fed by the live ticks: nothing is sent to OpenAlgo."""
     sim = SimulatedBroker(clock.now, plan.lot_size, settings.tick_size, set(plan.symbols))
-
-    def route(snapshot: OrderSnapshot) -> None:
-        router.tell(
-            order_actor(option_type_of(snapshot.symbol)),
-            OrderUpdate(
-                orderid=snapshot.orderid,
-                status=snapshot.status,
-                filled_quantity=snapshot.filled_quantity,
-                average_price=snapshot.average_price,
-                symbol=snapshot.symbol,
-                quantity=snapshot.quantity,
-                time=clock.now(),
-            ),
-        )
-
-    sim.set_listener(route)
+    sim.set_listener(order_update_listener(router, clock.now))
     return sim, lambda tick: sim.on_tick(tick.symbol, tick.ltp, tick.time)

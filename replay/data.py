@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -53,13 +54,11 @@ class RecordedSession:
         return replace(self, bars=bars, symbols=sorted({b.symbol for b in bars}))
 
 
-def load_session(path: str | Path) -> RecordedSession:
-    """Read a gzip (or plain) CSV of bars with columns ``timestamp,symbol,open,high,low,close,volume,oi``.
+def read_bars(path: str | Path) -> Iterator[tuple[int, BarRow]]:
+    """Every bar of a gzip (or plain) session CSV with its line number, in file order.
 
-    Rows whose symbol is not an option (not ending in CE/PE, e.g. the NIFTY
-    spot) are skipped and listed. Raises :class:`ReplayDataError` for a missing
-    file, a bad header, a malformed row or a duplicate (timestamp, symbol)
-    (with its line number), more than one trading day, or no option rows.
+    Raises :class:`ReplayDataError` for a missing or unreadable file, a bad
+    header, or a malformed row (naming the line).
     """
     path = Path(path)
     if not path.is_file():
@@ -74,17 +73,29 @@ def load_session(path: str | Path) -> RecordedSession:
     header = next(reader, None)
     if header != COLUMNS:
         raise ReplayDataError(f"{path}: header must be {','.join(COLUMNS)}, got {header}")
-    bars: list[BarRow] = []
-    skipped: set[str] = set()
-    days: set[date] = set()
-    seen: set[tuple[datetime, str]] = set()
     for line_no, row in enumerate(reader, start=2):
         if not row:
             continue
         try:
-            bar = _parse(row)
+            yield line_no, _parse(row)
         except (ValueError, IndexError) as exc:
             raise ReplayDataError(f"{path}:{line_no}: {exc}") from None
+
+
+def load_session(path: str | Path) -> RecordedSession:
+    """Read a session file with columns ``timestamp,symbol,open,high,low,close,volume,oi``.
+
+    Rows whose symbol is not an option (not ending in CE/PE, e.g. the NIFTY
+    spot) are skipped and listed. Raises :class:`ReplayDataError` as
+    :func:`read_bars` does, and for a duplicate (timestamp, symbol) (with its
+    line number), more than one trading day, or no option rows.
+    """
+    path = Path(path)
+    bars: list[BarRow] = []
+    skipped: set[str] = set()
+    days: set[date] = set()
+    seen: set[tuple[datetime, str]] = set()
+    for line_no, bar in read_bars(path):
         if not bar.symbol.endswith(("CE", "PE")):
             skipped.add(bar.symbol)
             continue

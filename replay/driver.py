@@ -12,13 +12,12 @@ from loguru import logger
 from actors.base import InFlight, Router
 from actors.clock import ReplayClock
 from actors.names import PORTFOLIO, order_actor, symbol_actor
+from actors.order import order_update_listener
 from actors.supervisor import Graph
-from broker.base import OrderSnapshot
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
 from messages.base import option_type_of
-from messages.orders import OrderUpdate
 from messages.portfolio import GetTrades, TradeRecord
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
@@ -64,7 +63,7 @@ class ReplayRun:
         start = at(session.day, settings.market_open)
         self.clock = ReplayClock(self.router, self.inflight, start, quiet_timeout)
         self.broker = SimulatedBroker(self.clock.now, settings.lot_size, settings.tick_size, set(session.symbols))
-        self.broker.set_listener(self._route_update)
+        self.broker.set_listener(order_update_listener(self.router, self.clock.now))
         gateway = BrokerGateway(
             self.broker,
             self.clock.now,
@@ -104,18 +103,6 @@ class ReplayRun:
 
     def _quiet(self) -> None:
         self.inflight.wait_quiet(self.quiet_timeout)
-
-    def _route_update(self, snapshot: OrderSnapshot) -> None:
-        update = OrderUpdate(
-            orderid=snapshot.orderid,
-            symbol=snapshot.symbol,
-            status=snapshot.status,
-            quantity=snapshot.quantity,
-            filled_quantity=snapshot.filled_quantity,
-            average_price=snapshot.average_price,
-            time=self.clock.now(),
-        )
-        self.router.tell(order_actor(option_type_of(snapshot.symbol)), update)
 
 
 def replay_files(

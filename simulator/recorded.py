@@ -8,9 +8,6 @@ else it is estimated from the options by put-call parity, minute by minute.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -21,9 +18,8 @@ from typing import Literal, Protocol
 
 from loguru import logger
 
-from messages.base import IST
 from messages.market import Bar
-from replay.data import COLUMNS, BarRow, ReplayDataError, load_session
+from replay.data import BarRow, ReplayDataError, load_session, read_bars
 from replay.ticks import session_ticks
 from simulator.market import Instrument, MarketData, SimTick
 from strategy.prices import round_tick
@@ -230,39 +226,13 @@ def _bar(row: BarRow) -> Bar:
 
 def _index_rows(path: Path, symbol: str) -> list[BarRow]:
     """The ``symbol`` rows of a spot file (same CSV format), sorted by start; ReplayDataError naming the file."""
-    if not path.is_file():
-        raise ReplayDataError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", newline="") as raw:
-            text = raw.read()
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise ReplayDataError(f"{path}: cannot read ({exc})") from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header != COLUMNS:
-        raise ReplayDataError(f"{path}: header must be {','.join(COLUMNS)}, got {header}")
     rows: dict[datetime, BarRow] = {}
-    for line_no, row in enumerate(reader, start=2):
-        if not row:
+    for line_no, bar in read_bars(path):
+        if bar.symbol != symbol:
             continue
-        try:
-            if len(row) != len(COLUMNS):
-                raise ValueError(f"expected {len(COLUMNS)} fields, got {len(row)}")
-            if row[1] != symbol:
-                continue
-            start = datetime.fromisoformat(row[0])
-            if start.tzinfo is None:
-                raise ValueError(f"timestamp without a UTC offset: {row[0]!r}")
-            o, h, low, c = (float(x) for x in row[2:6])
-            if min(o, h, low, c) <= 0 or not (low <= min(o, c) and max(o, c) <= h):
-                raise ValueError(f"inconsistent bar {row}")
-        except ValueError as exc:
-            raise ReplayDataError(f"{path}:{line_no}: {exc}") from None
-        start = start.astimezone(IST)
-        if start in rows:
-            raise ReplayDataError(f"{path}:{line_no}: duplicate bar for {symbol} at {start.isoformat()}")
-        rows[start] = BarRow(start, symbol, o, h, low, c, 0)
+        if bar.start in rows:
+            raise ReplayDataError(f"{path}:{line_no}: duplicate bar for {symbol} at {bar.start.isoformat()}")
+        rows[bar.start] = bar
     if not rows:
         raise ReplayDataError(f"{path}: no rows for the index symbol {symbol!r}")
     return [rows[start] for start in sorted(rows)]

@@ -9,21 +9,37 @@ from pathlib import Path
 
 from loguru import logger
 
-from actors.base import InFlight, Router
+from actors.base import FEED, ActorContext, BaseActor, InFlight, Router
 from actors.clock import ReplayClock
-from actors.names import PORTFOLIO, order_actor, symbol_actor
+from actors.names import PORTFOLIO, symbol_actor
 from actors.order import order_update_listener
-from actors.supervisor import Graph
+from actors.supervisor import ActorSpec, Graph
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
-from messages.base import option_type_of
+from messages.market import WatchSymbols
 from messages.portfolio import GetTrades, TradeRecord
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
 from replay.data import RecordedSession, load_session
 from replay.ticks import session_ticks
 from strategy.session import at
+
+
+class WatchRegistry(BaseActor):
+    """Replay's stand-in for the FeedActor's subscriptions: records which actor watches which symbols.
+
+    It writes ``watching`` (actor name → symbols); the replay driver reads it
+    only while the graph is quiet, so never during a write.
+    """
+
+    def __init__(self, name: str, ctx: ActorContext, watching: dict[str, frozenset[str]]) -> None:
+        super().__init__(name, ctx)
+        self.watching = watching
+        self.handlers = {WatchSymbols: self.on_watch}
+
+    def on_watch(self, watch: WatchSymbols) -> None:
+        self.watching[watch.watcher] = watch.symbols
 
 
 @dataclass(frozen=True)
@@ -41,9 +57,9 @@ class ReplayRun:
     For every instant of the data: due timers fire (one at a time), the
     simulated broker matches every trade of the instant (an order placed in
     reaction to an instant can only fill at a later one, as in live trading),
-    then for each tick the SymbolActor, the OrderActor of its type and the
-    PortfolioActor get it — each step followed by a wait until the graph is
-    quiet. Time is the data's time throughout, so the same file and settings
+    then each tick goes to its SymbolActor and, as the FeedActor does live, to
+    the OrderActors and the PortfolioActor watching its symbol (in name order)
+    — each step followed by a wait until the graph is quiet. Time is the data's time throughout, so the same file and settings
     give the same events, run after run.
     """
 
@@ -71,7 +87,19 @@ class ReplayRun:
             delay=settings.broker_retry_delay,
             orders_per_second=None,
         )
-        self.graph = Graph(settings, self.clock, self.router, gateway, store, events, session.symbols, fail_fast=True)
+        #: actor name -> watched symbols, written by the WatchRegistry actor
+        self.watching: dict[str, frozenset[str]] = {}
+        self.graph = Graph(
+            settings,
+            self.clock,
+            self.router,
+            gateway,
+            store,
+            events,
+            session.symbols,
+            fail_fast=True,
+            extra=(ActorSpec(FEED, lambda: WatchRegistry.start(FEED, self.graph.ctx, self.watching)),),
+        )
 
     def run(self) -> SessionResult:
         """Replay the whole session and return its trades. Raises ``GraphFailed`` if an actor crashes."""
@@ -87,7 +115,10 @@ class ReplayRun:
                     self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
                 self._quiet()
                 for tick in instant:
-                    for name in (symbol_actor(tick.symbol), order_actor(option_type_of(tick.symbol)), PORTFOLIO):
+                    self.router.tell(symbol_actor(tick.symbol), tick)
+                    self._quiet()
+                    # like the FeedActor live: OrderActors and the Portfolio get the symbols they watch
+                    for name in self._watchers_of(tick.symbol):
                         self.router.tell(name, tick)
                         self._quiet()
             # After the data: the 15:15 exit (if the data ended before it) is sent,
@@ -100,6 +131,10 @@ class ReplayRun:
         finally:
             self.graph.stop()
         return SessionResult(self.session, trades, ticks)
+
+    def _watchers_of(self, symbol: str) -> list[str]:
+        """Actors watching ``symbol``, in name order (read while the graph is quiet)."""
+        return sorted(name for name, symbols in self.watching.items() if symbol in symbols)
 
     def _quiet(self) -> None:
         self.inflight.wait_quiet(self.quiet_timeout)

@@ -1,0 +1,58 @@
+"""The command line: every command is documented, bad input gets a clear error and exit 2."""
+
+from __future__ import annotations
+
+import pytest
+
+import run
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("check", "replay", "sim", "demo"):
+        assert command in text
+    for option in ("--expiry", "--atm", "--dry-run", "--switch-to-analyzer", "--sim-clock", "--events"):
+        assert option in text
+
+
+@pytest.mark.parametrize("command", ["check", "replay", "sim", "demo"])
+def test_each_command_has_its_own_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run.main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_live_without_an_api_key_is_refused(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    env = tmp_path / ".env"
+    env.write_text("PAPER_TRADING=true\n")
+    assert run.main(["--env-file", str(env)]) == 2
+    assert "OPENALGO_API_KEY is not set" in capsys.readouterr().err
+
+
+def test_a_bad_setting_is_named(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    env = tmp_path / ".env"
+    env.write_text("MAX_SL_PCT=lots\n")
+    assert run.main(["--env-file", str(env), "replay", "x.csv"]) == 2
+    assert "MAX_SL_PCT" in capsys.readouterr().err
+
+
+def test_replay_of_a_missing_file_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    assert run.main(["--env-file", str(tmp_path / "none"), "replay", str(tmp_path / "missing.csv.gz")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_replay_refuses_to_overwrite_a_journal(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    db = tmp_path / "j.db"
+    db.write_text("")
+    assert run.main(["--env-file", str(tmp_path / "none"), "replay", "x.csv", "--db", str(db)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_sim_with_a_missing_data_file_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    code = run.main(["--env-file", str(tmp_path / "none"), "sim", "--data", str(tmp_path / "missing.csv.gz")])
+    assert code == 2
+    assert "missing.csv.gz" in capsys.readouterr().err

@@ -206,6 +206,10 @@ def _trade(
             graph.stop()
         open_positions = [t for t in trades if t.exit_price is None]
         out.write(render_sessions([(f"{day.isoformat()}  {plan.broker}", trades)]))
+        summary = store.summary(day)
+        if summary is not None:
+            halt = f"halted: {summary['halt_reason']}" if summary["halted"] else "not halted"
+            print(f"day summary: {summary['trades']} trades, P&L {summary['pnl']:,.2f} rupees, {halt}", file=out)
         if open_positions:
             print(f"WARNING: {len(open_positions)} position(s) still open, each with its stop at the broker.", file=out)
     return 0

@@ -72,16 +72,3 @@ def bars_from(ticks: list[SimTick]) -> dict[str, list[Bar]]:
         )
     return bars
 
-
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
-    """Poll ``predicate`` until it returns a truthy value (returned) or ``timeout`` s pass (AssertionError)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)

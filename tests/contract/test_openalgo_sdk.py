@@ -17,7 +17,8 @@ import requests
 from openalgo import api
 
 from simulator.server import SimulatorServer
-from tests.contract.small_market import CE, INDEX, LOT, build_market, wait_for
+from tests.contract.small_market import CE, INDEX, LOT, build_market
+from tests.waiting import wait_for
 
 KEY = "sdk-test-key-0123456789abcdef0123456789"
 

@@ -20,7 +20,8 @@ import websocket
 
 from simulator.faults import Faults
 from simulator.server import SimulatorServer
-from tests.contract.small_market import CE, CE2, INDEX, LOT, PE, build_market, wait_for
+from tests.contract.small_market import CE, CE2, INDEX, LOT, PE, build_market
+from tests.waiting import wait_for
 
 KEY = "raw-test-key-abcdef0123456789"
 

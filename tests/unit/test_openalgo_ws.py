@@ -21,6 +21,7 @@ from loguru import logger
 from broker.feed_parse import OrderUpdateMessage
 from broker.openalgo_ws import MarketFeed, backoff_delay, backoff_delays
 from messages.base import IST
+from tests.waiting import wait_for
 from messages.market import Tick
 
 KEY = "test-api-key-0123456789abcdef"
@@ -28,15 +29,6 @@ CE = "NIFTY30DEC2526000CE"
 PE = "NIFTY30DEC2526000PE"
 INSTRUMENTS = [(CE, "NFO"), (PE, "NFO")]
 TS_MS = 1764563400250  # 2025-12-01 10:00:00.250 IST
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
-    """Poll ``condition`` until true; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.005)
 
 
 def tick_frame(symbol: str = CE, ltp: float = 101.5, volume: int = 12000, ts: int = TS_MS) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from actors.names import PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
 from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
 from messages.orders import OrderUpdate
-from strategy.session import ONE_MINUTE, minute_start
+from strategy.session import ONE_MINUTE, at, minute_start
 
 #: How often the FeedActor logs data coverage (symbols with a recent tick).
 HEARTBEAT = timedelta(seconds=60)
@@ -44,7 +44,11 @@ class ConnectFeed(Message):
 
 
 class BackfillDue(Message):
-    """Timer: the minute of a reconnect has ended; fetch it (and any other missed minute) from history."""
+    """Timer: the minute of a reconnect has ended; fetch it (and any other missed minute) from history.
+
+    While no tick has arrived since the reconnect (a connection that came back
+    mute), the back-fill repeats a minute later, until the market closes.
+    """
 
     time: AwareDatetime
 
@@ -157,6 +161,8 @@ class FeedActor(BaseActor):
         self.last_tick: dict[str, datetime] = {}
         self.ticks = 0
         self.unknown = 0
+        #: ``ticks`` when the current connection came up
+        self._ticks_at_connect = 0
         #: actor name -> symbols whose ticks it asked for (OrderActors, PortfolioActor)
         self.watchers: dict[str, set[str]] = {}
         #: symbols whose history failed once (later failures are logged at DEBUG)
@@ -221,6 +227,7 @@ class FeedActor(BaseActor):
                 HistoryBars(symbol=symbol, bars=bars, until=until, reconnected=reconnect, time=now),
             )
         self.disconnected_at = None
+        self._ticks_at_connect = self.ticks
         if reconnect:
             # Ticks of the reconnect minute may be missing too: once the minute
             # is over, whatever did not arrive comes from history.
@@ -238,6 +245,13 @@ class FeedActor(BaseActor):
                 symbol_actor(symbol),
                 HistoryBars(symbol=symbol, bars=self._history(symbol), until=until, time=due.time),
             )
+        quiet = self.ticks == self._ticks_at_connect
+        in_session = due.time < at(due.time.date(), self.settings.market_close)
+        if quiet and in_session and self.disconnected_at is None:
+            # connected, but nothing arrived since: this minute's ticks may be lost too
+            logger.info("feed still quiet after the reconnect; back-filling {:%H:%M} once it has ended", until)
+            next_due = until + ONE_MINUTE + BACKFILL_MARGIN
+            self.clock.schedule(next_due, self.name, BackfillDue(time=next_due))
 
     def on_disconnected(self, lost: FeedDisconnected) -> None:
         logger.warning("feed disconnected: {}", lost.reason)

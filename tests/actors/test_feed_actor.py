@@ -1,0 +1,146 @@
+"""FeedActor: connection events, ticks and history in; Tick / HistoryBars / FeedLost out.
+
+The WebSocket client is replaced by a stub (the actor only starts and stops
+it); its callbacks are played as the messages they become. History comes
+from a dict of bars per symbol.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from actors.feed import BackfillDue, FeedActor, FeedConnected, FeedDisconnected
+from actors.names import FEED, PORTFOLIO, order_actor, symbol_actor
+from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
+from tests.actors.probe import Harness, t
+
+CE = "NIFTY17JUN2115600CE"
+PE = "NIFTY17JUN2115600PE"
+
+
+class _StubFeed:
+    def __init__(self) -> None:
+        self.started = 0
+        self.stopped = 0
+
+    def start(self) -> None:
+        self.started += 1
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopped += 1
+
+
+def _bar(symbol: str, start: datetime, price: float = 120.0) -> Bar:
+    return Bar(symbol=symbol, start=start, open=price, high=price + 1, low=price - 1, close=price, volume=100)
+
+
+class Rig:
+    def __init__(self, h: Harness) -> None:
+        self.h = h
+        self.symbols = {s: h.probe(symbol_actor(s)) for s in (CE, PE)}
+        self.watchers = {n: h.probe(n) for n in (order_actor("CE"), order_actor("PE"), PORTFOLIO)}
+        self.history: dict[str, list[Bar]] = {CE: [], PE: []}
+        self.history_calls: list[str] = []
+        self.warm = 0
+        self.feed = _StubFeed()
+        self.ref = h.start(FeedActor, FEED, [CE, PE], lambda _callbacks: self.feed, self._fetch, self._on_warm)
+
+    def _fetch(self, symbol: str) -> list[Bar]:
+        self.history_calls.append(symbol)
+        return list(self.history[symbol])
+
+    def _on_warm(self) -> None:
+        self.warm += 1
+
+    def history_sent(self, symbol: str) -> list[HistoryBars]:
+        return self.symbols[symbol].of(HistoryBars)
+
+
+@pytest.fixture
+def rig(make_harness) -> Rig:
+    return Rig(make_harness(start=t(9, 20, 30)))
+
+
+def test_it_starts_the_feed_and_asks_watchers_to_resend(rig: Rig) -> None:
+    rig.h.quiet()
+    assert rig.feed.started == 1
+    for probe in rig.watchers.values():
+        assert len(probe.of(ResendWatch)) == 1
+
+
+def test_first_connection_warms_every_symbol_from_history(rig: Rig) -> None:
+    rig.history[CE] = [_bar(CE, t(9, 15)), _bar(CE, t(9, 16))]
+    rig.h.tell(FEED, FeedConnected(connection=1, time=t(9, 20, 30)))
+    [warm_ce] = rig.history_sent(CE)
+    assert [b.start for b in warm_ce.bars] == [t(9, 15), t(9, 16)]
+    assert (warm_ce.until, warm_ce.reconnected) == (t(9, 20), False)
+    [warm_pe] = rig.history_sent(PE)
+    assert warm_pe.bars == []
+    assert rig.warm == 1
+
+
+def test_ticks_go_to_their_symbol_and_to_watchers_that_asked(rig: Rig) -> None:
+    rig.h.tell(FEED, FeedConnected(connection=1, time=t(9, 20, 30)))
+    rig.h.tell(FEED, WatchSymbols(watcher=order_actor("CE"), symbols=frozenset({CE}), time=t(9, 20, 30)))
+    rig.h.tell(
+        FEED,
+        Tick(symbol=CE, time=t(9, 20, 31), ltp=120.0),
+        Tick(symbol=PE, time=t(9, 20, 31), ltp=80.0),
+        Tick(symbol="NIFTY17JUN2199999CE", time=t(9, 20, 31), ltp=1.0),
+    )
+    assert [m.ltp for m in rig.symbols[CE].of(Tick)] == [120.0]
+    assert [m.ltp for m in rig.symbols[PE].of(Tick)] == [80.0]
+    assert [m.symbol for m in rig.watchers[order_actor("CE")].of(Tick)] == [CE]
+    assert rig.watchers[order_actor("PE")].of(Tick) == []
+
+
+def test_a_reconnect_back_fills_the_gap_and_then_the_reconnect_minute(rig: Rig) -> None:
+    h = rig.h
+    h.tell(FEED, FeedConnected(connection=1, time=t(9, 20, 30)))
+    h.tell(FEED, Tick(symbol=CE, time=t(9, 20, 40), ltp=120.0))
+    h.tell(FEED, FeedDisconnected(reason="dropped", time=t(9, 20, 50)))
+    assert len(rig.symbols[CE].of(FeedLost)) == 1
+    h.advance(t(9, 23, 10))
+    h.tell(FEED, FeedConnected(connection=2, time=t(9, 23, 10)))
+    h.tell(FEED, Tick(symbol=CE, time=t(9, 23, 15), ltp=121.0))
+    second = rig.history_sent(CE)[1]
+    assert (second.until, second.reconnected) == (t(9, 23), True)
+
+    h.advance(t(9, 24, 4))
+    assert len(rig.history_sent(CE)) == 2, "the reconnect minute is fetched only once it has ended"
+    h.advance(t(9, 24, 5))
+    third = rig.history_sent(CE)[2]
+    assert (third.until, third.reconnected) == (t(9, 24), False)
+    h.advance(t(9, 30))
+    assert len(rig.history_sent(CE)) == 3, "ticks flowed again: no more back-fill"
+
+
+def test_a_reconnect_that_stays_quiet_back_fills_each_minute_until_ticks_flow(rig: Rig) -> None:
+    h = rig.h
+    h.tell(FEED, FeedConnected(connection=1, time=t(9, 20, 30)))
+    h.tell(FEED, Tick(symbol=CE, time=t(9, 20, 40), ltp=120.0))
+    h.tell(FEED, FeedDisconnected(reason="mute", time=t(9, 21, 40)))
+    h.advance(t(9, 22, 55))
+    h.tell(FEED, FeedConnected(connection=2, time=t(9, 22, 55)))  # live again, but no tick in 09:22 or 09:23
+    h.advance(t(9, 24, 5))
+    assert [m.until for m in rig.history_sent(CE)] == [t(9, 20), t(9, 22), t(9, 23), t(9, 24)]
+    h.tell(FEED, Tick(symbol=PE, time=t(9, 24, 10), ltp=80.0))  # any symbol's tick shows the feed is flowing
+    h.advance(t(9, 30))
+    assert [m.until for m in rig.history_sent(CE)] == [t(9, 20), t(9, 22), t(9, 23), t(9, 24), t(9, 25)]
+
+
+def test_quiet_back_fill_stops_at_the_market_close(rig: Rig) -> None:
+    h = rig.h
+    h.tell(FEED, FeedConnected(connection=1, time=t(9, 20, 30)))
+    h.clock.schedule(t(15, 29, 5), FEED, BackfillDue(time=t(15, 29, 5)))
+    h.advance(t(15, 29, 5))
+    h.advance(t(15, 40))
+    assert [m.until for m in rig.history_sent(CE)][1:] == [t(15, 29), t(15, 30)]
+
+
+def test_stopping_the_actor_stops_the_feed(rig: Rig) -> None:
+    rig.h.quiet()
+    rig.ref.stop()
+    assert rig.feed.stopped == 1

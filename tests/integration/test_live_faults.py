@@ -78,9 +78,14 @@ def _first_placeorder(action: Callable[[], None]):  # noqa: ANN202
     return hook, seen
 
 
+def _terms(body: dict) -> tuple[str, float, int]:
+    """A placeorder request's (symbol, trigger, quantity)."""
+    return body["symbol"], float(body["trigger_price"]), int(body["quantity"])
+
+
 def _assert_placed_once(sim: SimulatorServer, run: LiveRun, body: dict) -> None:
     """The faulted placement exists exactly once at the broker and once in the trader's journal."""
-    terms = (body["symbol"], float(body["trigger_price"]), int(body["quantity"]))
+    terms = _terms(body)
     at_broker = [o for o in _entry_orders(sim) if (o.symbol, o.trigger_price, o.quantity) == terms]
     assert len(at_broker) == 1, f"{len(at_broker)} orders for {terms}"
     recorded = [e for e in run.events if e["type"] == "order" and e["op"] == "place" and e["orderid"] == at_broker[0].orderid]
@@ -93,9 +98,9 @@ def test_a_placement_time_out_where_the_order_was_placed_leaves_exactly_one_orde
     hook, placeorders = _first_placeorder(lambda: None)
     sim, run, _ = _session(tmp_path, faults, hook=hook, http_read_timeout=0.5)
     _assert_placed_once(sim, run, placeorders[0])
-    # the time-out was looked up in the order book, never re-sent
-    terms = lambda b: (b["symbol"], float(b["trigger_price"]))  # noqa: E731
-    assert [terms(b) for b in placeorders].count(terms(placeorders[0])) == 1
+    # the time-out was looked up in the order book, never re-sent (a later placement of the
+    # same candidate after a switch away and back is legitimate: its quantity differs)
+    assert [_terms(b) for b in placeorders].count(_terms(placeorders[0])) == 1
 
 
 def test_a_429_burst_is_retried_and_places_once(tmp_path: Path) -> None:
@@ -103,8 +108,8 @@ def test_a_429_burst_is_retried_and_places_once(tmp_path: Path) -> None:
     hook, placeorders = _first_placeorder(lambda: setattr(faults, "rate_limit_burst", 2))
     sim, run, _ = _session(tmp_path, faults, hook=hook)
     _assert_placed_once(sim, run, placeorders[0])
-    same = [b for b in placeorders if b["symbol"] == placeorders[0]["symbol"]]
-    assert len(same) >= 2, "the 429 was retried"
+    same = [_terms(b) for b in placeorders if b["symbol"] == placeorders[0]["symbol"]]
+    assert same[1] == same[0], "the 429 was retried with the same order"
 
 
 def test_a_500_is_retried_and_places_once(tmp_path: Path) -> None:
@@ -112,8 +117,8 @@ def test_a_500_is_retried_and_places_once(tmp_path: Path) -> None:
     hook, placeorders = _first_placeorder(lambda: setattr(faults, "server_errors", 2))
     sim, run, _ = _session(tmp_path, faults, hook=hook)
     _assert_placed_once(sim, run, placeorders[0])
-    same = [b for b in placeorders if b["symbol"] == placeorders[0]["symbol"]]
-    assert len(same) >= 2, "the 500 was retried"
+    same = [_terms(b) for b in placeorders if b["symbol"] == placeorders[0]["symbol"]]
+    assert same[1] == same[0], "the 500 was retried with the same order"
 
 
 def _assert_bars_complete_and_unique(bars: dict[str, list]) -> None:

@@ -9,23 +9,24 @@ from actors.names import JOURNAL, order_actor
 from messages.base import OptionType, option_type_of
 from messages.portfolio import SessionEndDue
 from messages.signals import (
-    BarClosed,
     CandidateDecided,
     EntryCandidate,
     EntryIntent,
     RunningHighRaised,
     SwingDetected,
     SwingLowBroken,
+    SymbolSignals,
 )
 from strategy.pool import CandidatePool
 
 
 class FilterSupervisor(BaseActor):
-    """In: signals from the SymbolActors, :class:`SessionEndDue`.
+    """In: :class:`SymbolSignals` from the SymbolActors, :class:`SessionEndDue`.
 
-    Out: every decision to the Journal; an :class:`EntryIntent` to the
-    OrderActor of a type whenever that type's best candidate changes (symbol,
-    trigger, quantity or stop), preceded by a ``best`` decision.
+    Out: every decision to the Journal; after all signals of one
+    :class:`SymbolSignals`, an :class:`EntryIntent` to the OrderActor of the
+    type if that type's best candidate changed (symbol, trigger, quantity or
+    stop), preceded by a ``best`` decision when the order terms changed.
     """
 
     def __init__(self, name: str, ctx: ActorContext) -> None:
@@ -33,37 +34,31 @@ class FilterSupervisor(BaseActor):
         self.pool = CandidatePool(ctx.settings)
         self.sent: dict[OptionType, EntryCandidate | None] = {"CE": None, "PE": None}
         self.handlers = {
-            SwingDetected: self.on_swing,
-            RunningHighRaised: self.on_high,
-            SwingLowBroken: self.on_break,
-            BarClosed: self.on_bar_closed,
+            SymbolSignals: self.on_signals,
             SessionEndDue: self.on_session_end,
         }
 
-    def on_swing(self, swing: SwingDetected) -> None:
-        self._after(self.pool.on_swing(swing), option_type_of(swing.symbol), swing.time)
-
-    def on_high(self, raised: RunningHighRaised) -> None:
-        self._after(self.pool.on_high(raised), option_type_of(raised.symbol), raised.time)
-
-    def on_break(self, broken: SwingLowBroken) -> None:
-        self._after(self.pool.on_break(broken), option_type_of(broken.symbol), broken.time)
-
-    def on_bar_closed(self, closed: BarClosed) -> None:
-        # Stage 2 inputs only change on trades, which the SymbolActor reports
-        # as they happen; a bar close needs no new evaluation here.
-        return None
+    def on_signals(self, batch: SymbolSignals) -> None:
+        pool = self.pool
+        for signal in batch.signals:
+            # bar closes change no stage-2 input: trades are reported as they happen
+            if isinstance(signal, SwingDetected):
+                decisions = pool.on_swing(signal)
+            elif isinstance(signal, RunningHighRaised):
+                decisions = pool.on_high(signal)
+            elif isinstance(signal, SwingLowBroken):
+                decisions = pool.on_break(signal)
+            else:
+                continue
+            for decision in decisions:
+                self.tell(JOURNAL, decision)
+        self._publish(option_type_of(batch.symbol), batch.time)
 
     def on_session_end(self, due: SessionEndDue) -> None:
         for decision in self.pool.end_session(due.time):
             self.tell(JOURNAL, decision)
         for option_type in ("CE", "PE"):
             self._publish(option_type, due.time)
-
-    def _after(self, decisions: list[CandidateDecided], option_type: OptionType, now: datetime) -> None:
-        for decision in decisions:
-            self.tell(JOURNAL, decision)
-        self._publish(option_type, now)
 
     def _publish(self, option_type: OptionType, now: datetime) -> None:
         """Send the type's best to its OrderActor if it changed; journal a change of order terms."""

@@ -10,7 +10,7 @@ from actors.base import ActorContext, BaseActor
 from actors.names import FILTER, JOURNAL
 from messages.base import Message
 from messages.market import Bar, FeedLost, GetBars, HistoryBars, Tick
-from messages.signals import SwingDetected
+from messages.signals import SwingDetected, SymbolSignals
 from strategy.session import ONE_MINUTE
 from strategy.symbol_engine import SymbolEngine
 
@@ -28,8 +28,9 @@ class SymbolActor(BaseActor):
     In: :class:`Tick`, :class:`HistoryBars` (warm-up, back-fill after a
     reconnect), :class:`FeedLost` (no grace closes until the back-fill),
     :class:`BarCloseDue` (its own timer), :class:`GetBars` (ask).
-    Out: every swing to the Journal, then every signal (bar closed, swing,
-    running high, break) to the FilterSupervisor, in the order they happened.
+    Out: every swing to the Journal, then the signals of each input (bar
+    closed, swing, running high, break; in the order they happened) to the
+    FilterSupervisor as one :class:`SymbolSignals`.
     """
 
     def __init__(self, name: str, ctx: ActorContext, symbol: str) -> None:
@@ -77,7 +78,11 @@ class SymbolActor(BaseActor):
             self._route(self.engine.on_clock(due.time))
 
     def _route(self, signals: list) -> None:
+        if not signals:
+            return
         for signal in signals:
             if isinstance(signal, SwingDetected):
                 self.tell(JOURNAL, signal)
-            self.tell(FILTER, signal)
+        self.tell(
+            FILTER, SymbolSignals.model_construct(symbol=self.engine.symbol, signals=signals, time=signals[-1].time)
+        )

@@ -70,6 +70,19 @@ class SwingLowBroken(Message):
     time: AwareDatetime
 
 
+class SymbolSignals(Message):
+    """Everything one input (a tick, a grace close, a history batch) changed for one symbol, in order.
+
+    The FilterSupervisor applies them all before it publishes a best, so a
+    swing low that the same trade creates (by closing the bar) and breaks
+    never becomes an entry order.
+    """
+
+    symbol: str
+    signals: list[BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken]
+    time: AwareDatetime
+
+
 class EntryCandidate(Message):
     """The best qualified candidate of one option type, ready to become an order.
 

@@ -11,6 +11,7 @@ that records what it receives and answers asks from a per-type policy. The
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -37,18 +38,23 @@ class Probe:
     """The test's handle on one probe actor: what it received, and how it answers asks.
 
     ``replies`` maps a message type to a value or to a function of the message;
-    types not in it are answered with ``None``.
+    types not in it are answered with ``None``. With ``unpack``, a message is
+    recorded as the list ``unpack(message)`` returns (e.g. the signals of a
+    batch); :attr:`messages` keeps them as they came.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, unpack: Callable[[Any], list[Any]] | None = None) -> None:
         self.name = name
         self.replies: dict[type, Any] = {}
+        self._unpack = unpack
         self._received: list[Any] = []
+        self._messages: list[Any] = []
         self._cond = threading.Condition()
 
     def record(self, message: Any) -> Any:
         with self._cond:
-            self._received.append(message)
+            self._messages.append(message)
+            self._received.extend(self._unpack(message) if self._unpack else [message])
             self._cond.notify_all()
         reply = self.replies.get(type(message))
         return reply(message) if callable(reply) else reply
@@ -57,6 +63,12 @@ class Probe:
     def received(self) -> list[Any]:
         with self._cond:
             return list(self._received)
+
+    @property
+    def messages(self) -> list[Any]:
+        """The messages as they arrived (not unpacked)."""
+        with self._cond:
+            return list(self._messages)
 
     def of(self, kind: type) -> list[Any]:
         """The received messages of one type, in arrival order."""
@@ -76,6 +88,7 @@ class Probe:
     def clear(self) -> None:
         with self._cond:
             self._received.clear()
+            self._messages.clear()
 
 
 class ProbeActor(BaseActor):
@@ -127,9 +140,11 @@ class Harness:
         self.expect_failures = False
         self.supervisor = self.probe(SUPERVISOR)
 
-    def probe(self, name: str, replies: dict[type, Any] | None = None) -> Probe:
+    def probe(
+        self, name: str, replies: dict[type, Any] | None = None, unpack: Callable[[Any], list[Any]] | None = None
+    ) -> Probe:
         """Register a probe actor under ``name``, answering asks from ``replies`` (see :class:`Probe`)."""
-        probe = Probe(name)
+        probe = Probe(name, unpack)
         probe.replies.update(replies or {})
         self.router.register(name, ProbeActor.start(name, self.ctx, probe))
         return probe

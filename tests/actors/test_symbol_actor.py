@@ -18,7 +18,7 @@ NAME = symbol_actor(SYM)
 
 @pytest.fixture
 def rig(harness: Harness) -> tuple[Harness, Probe, Probe]:
-    filt = harness.probe(FILTER)
+    filt = harness.probe(FILTER, unpack=lambda batch: batch.signals)
     journal = harness.probe(JOURNAL)
     harness.start(SymbolActor, NAME, SYM)
     return harness, filt, journal
@@ -95,7 +95,21 @@ def test_worked_example_swings_go_to_the_journal_before_the_filter(rig) -> None:
     sent = h.sent(JOURNAL, FILTER)
     for swing in (high, low):
         i = sent.index((JOURNAL, swing))
-        assert sent[i + 1] == (FILTER, swing), "the journal must get the swing just before the filter"
+        name, batch = sent[i + 1]
+        assert name == FILTER and swing in batch.signals, "the journal must get the swing just before the filter"
+
+
+def test_one_tick_that_creates_and_breaks_a_swing_low_sends_one_batch(rig) -> None:
+    h, filt, _journal = rig
+    feed_bars(h, 20, WORKED)
+    filt.clear()
+    h.tell(NAME, tick(t(9, 25, 1), 192.0))  # closes bar 4 (swing LOW at 193) and trades below it
+
+    [batch] = filt.messages
+    assert (batch.symbol, batch.time) == (SYM, t(9, 25, 1))
+    assert filt.types() == ["BarClosed", "SwingDetected", "SwingLowBroken"]
+    swing, broken = filt.received[1:]
+    assert (swing.swing_type, swing.price, broken.price, broken.ltp) == ("LOW", 193, 193, 192.0)
 
 
 def test_running_high_then_break_of_the_swing_low(rig) -> None:

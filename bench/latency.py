@@ -10,8 +10,10 @@ confirmed by the close of the fifth bar), then a break that fills the entry,
 then a rise that fills the protective stop. The trader runs ``run_live``
 against it (filters loosened for the pattern, daily R limits off).
 
-Both latencies are measured inside the simulator process with one monotonic
-clock (loopback adds microseconds):
+The simulator runs in a process of its own, as OpenAlgo does, so the trader
+has a core and an interpreter lock to itself. Both latencies are measured in
+the simulator process (CLOCK_MONOTONIC is one clock for every process;
+loopback adds microseconds):
 
 * entry: the tick that closes the confirming bar is sent → the entry's
   ``placeorder`` request arrives;
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
 import random
 import statistics
 import sys
@@ -32,6 +35,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -118,7 +122,15 @@ def _episode(symbol: str, start: datetime, ticks: list[SimTick]) -> dict[str, da
     return marks
 
 
-def measure(rate: float, episodes: int, speed: float) -> tuple[list[float], list[float]]:
+def _serve_simulator(rate: float, episodes: int, speed: float, pipe: Connection) -> None:
+    """Child process: build the market, serve it, time the marked ticks and the order requests.
+
+    Sends ``(rest_url, ws_url)``, then ``"done"`` when the window has played;
+    after the parent answers (the trader has stopped) it sends ``(sent, orders)``:
+    ``(symbol, "confirm"|"fill") -> time.monotonic()`` of the tick sent and of
+    the placeorder received. CLOCK_MONOTONIC is one clock for every process.
+    """
+    setup_logging("ERROR")
     market, marks = build_market(rate, speed, episodes)
     by_time = {(symbol, t): kind for symbol, m in marks.items() for kind, t in m.items()}
     sent: dict[tuple[str, str], float] = {}
@@ -138,18 +150,48 @@ def measure(rate: float, episodes: int, speed: float) -> tuple[list[float], list
         with lock:
             orders.setdefault((str(body.get("symbol")), kind), now)
 
-    start = (FIRST_BAR - timedelta(minutes=1)).time()
-    end = (FIRST_BAR + timedelta(minutes=episodes * EPISODE_BARS + EPISODE_BARS)).time()
+    start, end = _window(episodes)
     sim = SimulatorServer(market, api_key=API_KEY, speed=speed, start=start, end=end)
     sim.on_tick(tick_hook)
     sim.on_request(request_hook)
     sim.start()
-    stop = threading.Event()
     try:
+        pipe.send((sim.rest_url, sim.ws_url))
+        sim.wait_until_done(timeout=_minutes(start, end) * 60 / speed + 120)
+        pipe.send("done")
+        pipe.recv()
+    finally:
+        sim.stop()
+    with lock:
+        pipe.send((sent, orders))
+
+
+def _window(episodes: int) -> tuple[clock_time, clock_time]:
+    start = (FIRST_BAR - timedelta(minutes=1)).time()
+    end = (FIRST_BAR + timedelta(minutes=episodes * EPISODE_BARS + EPISODE_BARS)).time()
+    return start, end
+
+
+def _minutes(start: clock_time, end: clock_time) -> int:
+    return end.hour * 60 + end.minute - start.hour * 60 - start.minute
+
+
+def measure(rate: float, episodes: int, speed: float) -> tuple[list[float], list[float]]:
+    """Latency samples (seconds): tick → entry placeorder, entry fill → protective stop."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    server = ctx.Process(target=_serve_simulator, args=(rate, episodes, speed, child), daemon=True)
+    server.start()
+    stop = threading.Event()
+    worker: threading.Thread | None = None
+    try:
+        if not parent.poll(120):
+            raise RuntimeError("the simulator process did not start")
+        rest_url, ws_url = parent.recv()
         settings = Settings(
             _env_file=None,
-            openalgo_host=sim.rest_url,
-            openalgo_ws_url=sim.ws_url,
+            openalgo_host=rest_url,
+            openalgo_ws_url=ws_url,
             openalgo_api_key=SecretStr(API_KEY),
             db_path=Path(":memory:"),
             lot_size=LOT,
@@ -162,11 +204,17 @@ def measure(rate: float, episodes: int, speed: float) -> tuple[list[float], list
             target=run_live, args=(settings, LiveOptions(sim_clock=True), stop, io.StringIO()), daemon=True
         )
         worker.start()
-        sim.wait_until_done(timeout=(end.hour * 60 + end.minute - start.hour * 60 - start.minute) * 60 / speed + 120)
+        start, end = _window(episodes)
+        if not parent.poll(_minutes(start, end) * 60 / speed + 180):
+            raise RuntimeError("the simulator window did not end")
+        parent.recv()
     finally:
         stop.set()
-        worker.join(60)
-        sim.stop()
+        if worker is not None:
+            worker.join(60)
+        parent.send("stopped")
+    sent, orders = parent.recv()
+    server.join(30)
     entry = [orders[k] - sent[k] for k in sent if k[1] == "confirm" and k in orders]
     stop_lat = [orders[k] - sent[k] for k in sent if k[1] == "fill" and k in orders]
     return entry, stop_lat

@@ -37,6 +37,10 @@ def tick_frame(symbol: str = CE, ltp: float = 101.5, volume: int = 12000, ts: in
                      "low": 98.5, "close": 99.0, "last_quantity": 75, "oi": 1000}}
 
 
+class InvalidText(bytes):
+    """Bytes the fake server sends as a *text* frame (invalid UTF-8 on purpose)."""
+
+
 class FakeOpenAlgo:
     """Just enough of the OpenAlgo WS server: auth, subscribe ack, frames on demand, drop, silence."""
 
@@ -111,7 +115,9 @@ class FakeOpenAlgo:
         with self._lock:
             clients = list(self._clients.values())
         for ws in clients:
-            if isinstance(payload, bytes):
+            if isinstance(payload, InvalidText):
+                await ws.send_frame(bytes(payload), WSMsgType.TEXT)
+            elif isinstance(payload, bytes):
                 await ws.send_bytes(payload)
             else:
                 await ws.send_str(payload if isinstance(payload, str) else json.dumps(payload))
@@ -454,6 +460,7 @@ def test_junk_is_counted_and_the_feed_stays_up(
     for _ in range(50):
         server.send("this is not json")
     server.send(b"\xff\x00binary")
+    server.send(InvalidText(b'{"type": "market_data", "symbol": "\xff"}'))
     server.send(tick_frame(ltp=0))
     server.send({"type": "heartbeat"})
     server.send({"type": "market_data", "symbol": "NIFTY30DEC2530000CE", "exchange": "NFO",
@@ -461,7 +468,7 @@ def test_junk_is_counted_and_the_feed_stays_up(
     server.send(tick_frame(ltp=102.0))
     wait_for(lambda: rec.ticks, what="the valid tick after the junk")
     stats = feed.stats
-    assert (stats.malformed, stats.unexpected, stats.unsubscribed, stats.ticks) == (52, 1, 1, 1)
+    assert (stats.malformed, stats.unexpected, stats.unsubscribed, stats.ticks) == (53, 1, 1, 1)
     assert rec.ticks[0].ltp == 102.0
     assert rec.connected == [1] and rec.disconnected == [] and server.open_connections == 1
     loud = [m for level, m in log_lines if level in ("WARNING", "ERROR") and "malformed" in m]

@@ -12,9 +12,6 @@ from messages.signals import (
     CandidateDecided,
     EntryCandidate,
     EntryIntent,
-    RunningHighRaised,
-    SwingDetected,
-    SwingLowBroken,
     SymbolSignals,
 )
 from strategy.pool import CandidatePool
@@ -39,18 +36,8 @@ class FilterSupervisor(BaseActor):
         }
 
     def on_signals(self, batch: SymbolSignals) -> None:
-        pool = self.pool
         for signal in batch.signals:
-            # bar closes change no stage-2 input: trades are reported as they happen
-            if isinstance(signal, SwingDetected):
-                decisions = pool.on_swing(signal)
-            elif isinstance(signal, RunningHighRaised):
-                decisions = pool.on_high(signal)
-            elif isinstance(signal, SwingLowBroken):
-                decisions = pool.on_break(signal)
-            else:
-                continue
-            for decision in decisions:
+            for decision in self.pool.on_signal(signal):
                 self.tell(JOURNAL, decision)
         self._publish(option_type_of(batch.symbol), batch.time)
 

@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.logging import setup_logging  # noqa: E402
 from config.settings import Settings  # noqa: E402
-from messages.signals import RunningHighRaised, SwingDetected, SwingLowBroken  # noqa: E402
 from persistence.event_log import EventLog  # noqa: E402
 from persistence.journal_store import JournalStore  # noqa: E402
 from replay.data import load_session  # noqa: E402
@@ -48,15 +47,10 @@ def core_rate(path: Path, settings: Settings) -> tuple[float, int]:
     pool = CandidatePool(settings)
     started = time.perf_counter()
     for tick in ticks:
-        for signal in engines[tick.symbol].on_tick(tick.time, tick.ltp, tick.volume):
-            if isinstance(signal, SwingDetected):
-                pool.on_swing(signal)
-            elif isinstance(signal, RunningHighRaised):
-                pool.on_high(signal)
-            elif isinstance(signal, SwingLowBroken):
-                pool.on_break(signal)
-            else:
-                continue
+        signals = engines[tick.symbol].on_tick(tick.time, tick.ltp, tick.volume)
+        for signal in signals:
+            pool.on_signal(signal)
+        if signals:
             pool.best(engines[tick.symbol].option_type)
     elapsed = time.perf_counter() - started
     return len(ticks) / elapsed, len(ticks)

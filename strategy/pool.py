@@ -7,7 +7,14 @@ from datetime import datetime
 
 from config.settings import Settings
 from messages.base import OptionType
-from messages.signals import CandidateDecided, EntryCandidate, RunningHighRaised, SwingDetected, SwingLowBroken
+from messages.signals import (
+    BarClosed,
+    CandidateDecided,
+    EntryCandidate,
+    RunningHighRaised,
+    SwingDetected,
+    SwingLowBroken,
+)
 from strategy.filters import Stage2, best_key, stage1_reason, stage2
 from strategy.prices import floor_tick
 
@@ -35,6 +42,20 @@ class CandidatePool:
     def __init__(self, settings: Settings) -> None:
         self.s = settings
         self.candidates: dict[str, Candidate] = {}
+
+    def on_signal(self, signal: BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken) -> list[CandidateDecided]:
+        """Apply any signal of a :class:`strategy.symbol_engine.SymbolEngine`.
+
+        A bar close changes no stage-2 input (trades are reported as they
+        happen) and decides nothing.
+        """
+        if isinstance(signal, SwingDetected):
+            return self.on_swing(signal)
+        if isinstance(signal, RunningHighRaised):
+            return self.on_high(signal)
+        if isinstance(signal, SwingLowBroken):
+            return self.on_break(signal)
+        return []
 
     def on_swing(self, swing: SwingDetected) -> list[CandidateDecided]:
         """Stage 1 for a created or updated swing LOW; swing HIGHs are ignored."""

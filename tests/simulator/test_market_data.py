@@ -14,7 +14,7 @@ import pytest
 from config.settings import Settings
 from messages.base import IST
 from messages.market import Bar
-from messages.signals import RunningHighRaised, SwingDetected, SwingLowBroken
+from messages.signals import SwingDetected
 from replay.data import BarRow, load_session
 from replay.ticks import session_ticks
 from simulator.market import MarketData, SimTick
@@ -60,7 +60,7 @@ def core_activity(market: MarketData, settings: Settings) -> Counter:
 
     The same loop as bench/replay.py's ``core_rate``. Keys: ``swing_low``,
     ``added`` (stage 1 passed), ``qualified`` (stage 2 passed), ``best``
-    (a best CE/PE existed after a signal), ``rejected:<reason>``.
+    (a best CE/PE existed after a tick that signalled), ``rejected:<reason>``.
     """
     engines = {
         symbol: SymbolEngine(symbol, settings.bar_grace_seconds)
@@ -73,18 +73,13 @@ def core_activity(market: MarketData, settings: Settings) -> Counter:
         engine = engines.get(tick.symbol)
         if engine is None:
             continue
-        for signal in engine.on_tick(tick.time, tick.ltp, tick.volume):
+        signals = engine.on_tick(tick.time, tick.ltp, tick.volume)
+        for signal in signals:
             if isinstance(signal, SwingDetected):
                 counts["swing_low"] += signal.swing_type == "LOW"
-                decisions = pool.on_swing(signal)
-            elif isinstance(signal, RunningHighRaised):
-                decisions = pool.on_high(signal)
-            elif isinstance(signal, SwingLowBroken):
-                decisions = pool.on_break(signal)
-            else:
-                continue
-            for d in decisions:
+            for d in pool.on_signal(signal):
                 counts[d.decision if d.decision != "rejected" else f"rejected:{d.reason}"] += 1
+        if signals:
             counts["best"] += pool.best(engine.option_type) is not None
     return counts
 

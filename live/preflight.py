@@ -9,7 +9,15 @@ from loguru import logger
 
 from broker.base import AuthError, BrokerError, TransportError
 from config.settings import Settings
-from live.universe import UniverseError, atm_strike, nearest_expiry, option_symbol, parse_expiry, universe
+from live.universe import (
+    UniverseError,
+    atm_strike,
+    expiry_code,
+    nearest_expiry,
+    option_symbol,
+    parse_expiry,
+    universe,
+)
 
 
 class PreflightError(RuntimeError):
@@ -52,11 +60,12 @@ def preflight(
     atm: int | None = None,
     switch_to_analyzer: bool = False,
 ) -> SessionPlan:
-    """ping → analyzer → funds → expiry → ATM → lot size → symbols.
+    """ping → analyzer → funds → expiry → ATM → lot size → symbols → nothing left over.
 
     Raises :class:`PreflightError` when the server is unreachable, the key is
     refused, ``PAPER_TRADING`` is on but the server trades live (unless
-    ``switch_to_analyzer``), or the universe cannot be determined.
+    ``switch_to_analyzer``), the universe cannot be determined, or the
+    broker holds working orders or open positions in the day's option series.
     """
     host = settings.openalgo_host
     try:
@@ -96,7 +105,42 @@ def preflight(
         logger.warning("lot size of {} unavailable ({}); using LOT_SIZE={}", atm_symbol, exc, lot_size)
 
     symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
+    _nothing_left_over(client, settings, f"{settings.underlying}{expiry_code(day_expiry)}")
     return SessionPlan(broker, analyze, cash, day_expiry, atm, spot, lot_size, symbols)
+
+
+def _nothing_left_over(client, settings: Settings, series: str) -> None:  # noqa: ANN001
+    """Refuse to start over working orders or open positions in the day's option series.
+
+    This version does not adopt an earlier run's orders: a working entry it
+    does not know of could fill with no protective stop, and a position it
+    does not know of has nobody watching it. Checked against ``orderbook``
+    and ``positionbook`` for every symbol starting with ``series`` (e.g.
+    ``NIFTY30DEC25``: every strike of the expiry, since a restart may pick
+    another ATM) on the exchange and product of the settings.
+    """
+    try:
+        orders = client.order_book()
+        positions = client.position_book()
+    except BrokerError as exc:
+        raise PreflightError(f"cannot read the order and position books: {exc}") from None
+    ours = (settings.exchange, settings.product)
+    working = [
+        f"order {o.orderid} {o.action} {o.quantity} {o.symbol} ({o.status})"
+        for o in orders
+        if o.symbol.startswith(series) and (o.exchange, o.product) == ours and o.status in ("open", "trigger pending")
+    ]
+    held = [
+        f"position {p.quantity:+d} {p.symbol}"
+        for p in positions
+        if p.symbol.startswith(series) and (p.exchange, p.product) == ours and p.quantity != 0
+    ]
+    if working or held:
+        raise PreflightError(
+            "the broker has working orders or open positions in today's series, perhaps from an earlier run: "
+            + "; ".join(working + held)
+            + ". This program does not take them over: cancel or close them in OpenAlgo, then start again."
+        )
 
 
 def _analyze_mode(client, settings: Settings, switch: bool) -> bool:  # noqa: ANN001

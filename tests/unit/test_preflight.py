@@ -1,0 +1,152 @@
+"""Pre-flight checks (live/preflight.py) against a fake OpenAlgo client."""
+
+from __future__ import annotations
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+
+from broker.base import AuthError, OrderSnapshot, PositionRow, ServerError, TransportError
+from config.settings import Settings
+from live.preflight import PreflightError, preflight
+
+TODAY = date(2025, 12, 23)
+EXPIRY = date(2025, 12, 30)
+
+
+class FakeClient:
+    """Answers like OpenAlgo in analyzer mode; each attribute can be changed by a test."""
+
+    def __init__(self) -> None:
+        self.analyze = True
+        self.ping_error: Exception | None = None
+        self.lot_error: Exception | None = None
+        self.orders: list[OrderSnapshot] = []
+        self.positions: list[PositionRow] = []
+        self.toggled: list[bool] = []
+
+    def ping(self) -> SimpleNamespace:
+        if self.ping_error is not None:
+            raise self.ping_error
+        return SimpleNamespace(broker="fakebroker")
+
+    def analyzer_status(self) -> SimpleNamespace:
+        return SimpleNamespace(analyze_mode=self.analyze)
+
+    def analyzer_toggle(self, mode: bool) -> SimpleNamespace:
+        self.toggled.append(mode)
+        self.analyze = mode
+        return SimpleNamespace(analyze_mode=mode)
+
+    def funds(self) -> SimpleNamespace:
+        return SimpleNamespace(availablecash="10000000.00")
+
+    def expiries(self, symbol: str, exchange: str, instrumenttype: str) -> list[date]:
+        return [date(2025, 12, 16), EXPIRY, date(2026, 1, 6)]
+
+    def quote(self, symbol: str, exchange: str) -> SimpleNamespace:
+        assert (symbol, exchange) == ("NIFTY", "NSE_INDEX")
+        return SimpleNamespace(ltp=26012.4)
+
+    def symbol_info(self, symbol: str, exchange: str) -> SimpleNamespace:
+        if self.lot_error is not None:
+            raise self.lot_error
+        return SimpleNamespace(lotsize=75)
+
+    def order_book(self) -> list[OrderSnapshot]:
+        return self.orders
+
+    def position_book(self) -> list[PositionRow]:
+        return self.positions
+
+
+def settings(**overrides: object) -> Settings:
+    return Settings(_env_file=None, **overrides)
+
+
+def order(symbol: str, status: str, **fields: object) -> OrderSnapshot:
+    return OrderSnapshot(
+        orderid="1", symbol=symbol, action="SELL", quantity=75, pricetype="SL", status=status, **fields
+    )
+
+
+def test_the_plan_holds_expiry_atm_lot_size_and_42_symbols() -> None:
+    plan = preflight(FakeClient(), settings(), TODAY)
+    assert (plan.broker, plan.analyze_mode, plan.available_cash) == ("fakebroker", True, 10_000_000.0)
+    assert (plan.expiry, plan.spot, plan.atm, plan.lot_size) == (EXPIRY, 26012.4, 26000, 75)
+    assert len(plan.symbols) == 42
+    assert plan.symbols[0] == "NIFTY30DEC2525500CE" and plan.symbols[-1] == "NIFTY30DEC2526500PE"
+
+
+def test_command_line_expiry_and_atm_win() -> None:
+    plan = preflight(FakeClient(), settings(), TODAY, expiry="06JAN26", atm=25000)
+    assert (plan.expiry, plan.atm, plan.spot) == (date(2026, 1, 6), 25000, None)
+
+
+def test_an_atm_off_the_strike_grid_is_refused() -> None:
+    with pytest.raises(PreflightError, match="STRIKE_STEP"):
+        preflight(FakeClient(), settings(), TODAY, atm=26010)
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [(TransportError("refused"), "not reachable"), (AuthError("bad key"), "refused the API key")],
+)
+def test_an_unreachable_server_or_a_refused_key_stops_the_start(error: Exception, says: str) -> None:
+    client = FakeClient()
+    client.ping_error = error
+    with pytest.raises(PreflightError, match=says):
+        preflight(client, settings(), TODAY)
+
+
+def test_paper_trading_refuses_a_live_mode_server() -> None:
+    client = FakeClient()
+    client.analyze = False
+    with pytest.raises(PreflightError, match="LIVE mode"):
+        preflight(client, settings(), TODAY)
+    assert client.toggled == []
+
+
+def test_paper_trading_can_switch_the_server_to_analyzer_mode() -> None:
+    client = FakeClient()
+    client.analyze = False
+    plan = preflight(client, settings(), TODAY, switch_to_analyzer=True)
+    assert client.toggled == [True] and plan.analyze_mode
+
+
+def test_lot_size_falls_back_to_the_setting_when_symbol_fails() -> None:
+    client = FakeClient()
+    client.lot_error = ServerError("down")
+    assert preflight(client, settings(lot_size=65), TODAY).lot_size == 65
+
+
+@pytest.mark.parametrize("status", ["open", "trigger pending"])
+def test_a_working_order_in_the_series_stops_the_start(status: str) -> None:
+    client = FakeClient()
+    client.orders = [order("NIFTY30DEC2525000CE", status)]  # outside today's ATM ± 10, same expiry
+    with pytest.raises(PreflightError, match="working orders or open positions") as caught:
+        preflight(client, settings(), TODAY)
+    assert "NIFTY30DEC2525000CE" in str(caught.value)
+
+
+def test_an_open_position_in_the_series_stops_the_start() -> None:
+    client = FakeClient()
+    client.positions = [PositionRow(symbol="NIFTY30DEC2526000PE", quantity=-75)]
+    with pytest.raises(PreflightError, match=r"position -75 NIFTY30DEC2526000PE"):
+        preflight(client, settings(), TODAY)
+
+
+def test_finished_orders_flat_positions_and_other_instruments_do_not_count() -> None:
+    client = FakeClient()
+    client.orders = [
+        order("NIFTY30DEC2526000CE", "complete"),
+        order("NIFTY30DEC2526000CE", "cancelled"),
+        order("NIFTY06JAN2626000CE", "open"),  # another expiry
+        order("NIFTY30DEC2526000CE", "open", product="NRML"),  # another product
+    ]
+    client.positions = [
+        PositionRow(symbol="NIFTY30DEC2526000CE", quantity=0),
+        PositionRow(symbol="BANKNIFTY30DEC2560000CE", quantity=-30),
+    ]
+    assert len(preflight(client, settings(), TODAY).symbols) == 42

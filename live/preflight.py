@@ -12,8 +12,8 @@ from config.settings import Settings
 from live.universe import (
     UniverseError,
     atm_strike,
-    expiry_code,
     nearest_expiry,
+    option_series,
     option_symbol,
     parse_expiry,
     universe,
@@ -105,7 +105,7 @@ def preflight(
         logger.warning("lot size of {} unavailable ({}); using LOT_SIZE={}", atm_symbol, exc, lot_size)
 
     symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
-    _nothing_left_over(client, settings, f"{settings.underlying}{expiry_code(day_expiry)}")
+    _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry))
     return SessionPlan(broker, analyze, cash, day_expiry, atm, spot, lot_size, symbols)
 
 

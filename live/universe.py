@@ -32,9 +32,14 @@ def atm_strike(spot: float, step: int) -> int:
     return int((spot + step / 2) // step * step)
 
 
+def option_series(underlying: str, expiry: date) -> str:
+    """What every option symbol of one expiry starts with: ``NIFTY`` + ``DDMMMYY``, e.g. ``NIFTY30DEC25``."""
+    return f"{underlying}{expiry_code(expiry)}"
+
+
 def option_symbol(underlying: str, expiry: date, strike: int, option_type: OptionType) -> str:
     """``NIFTY`` + ``DDMMMYY`` + strike + ``CE|PE``, e.g. ``NIFTY30DEC2526000CE``."""
-    return f"{underlying}{expiry_code(expiry)}{strike}{option_type}"
+    return f"{option_series(underlying, expiry)}{strike}{option_type}"
 
 
 def universe(underlying: str, expiry: date, atm: int, window: int, step: int) -> list[str]:

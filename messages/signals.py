@@ -70,6 +70,10 @@ class SwingLowBroken(Message):
     time: AwareDatetime
 
 
+#: What a symbol's engine reports (strategy/symbol_engine.py), in the order it happened.
+Signal = BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken
+
+
 class SymbolSignals(Message):
     """Everything one input (a tick, a grace close, a history batch) changed for one symbol, in order.
 
@@ -79,7 +83,7 @@ class SymbolSignals(Message):
     """
 
     symbol: str
-    signals: list[BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken]
+    signals: list[Signal]
     time: AwareDatetime
 
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from config.settings import Settings
 from messages.base import OptionType
 from messages.signals import (
-    BarClosed,
     CandidateDecided,
     EntryCandidate,
     RunningHighRaised,
+    Signal,
     SwingDetected,
     SwingLowBroken,
 )
@@ -43,7 +43,7 @@ class CandidatePool:
         self.s = settings
         self.candidates: dict[str, Candidate] = {}
 
-    def on_signal(self, signal: BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken) -> list[CandidateDecided]:
+    def on_signal(self, signal: Signal) -> list[CandidateDecided]:
         """Apply any signal of a :class:`strategy.symbol_engine.SymbolEngine`.
 
         A bar close changes no stage-2 input (trades are reported as they

@@ -11,12 +11,10 @@ from datetime import datetime
 
 from messages.base import option_type_of
 from messages.market import Bar
-from messages.signals import BarClosed, RunningHighRaised, SwingDetected, SwingLowBroken
+from messages.signals import BarClosed, RunningHighRaised, Signal, SwingDetected, SwingLowBroken
 from strategy.bars import BarBuilder
 from strategy.swing import SwingDetector
 from strategy.vwap import SessionVwap
-
-Signal = BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken
 
 
 @dataclass(slots=True)

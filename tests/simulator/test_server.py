@@ -173,7 +173,10 @@ def test_broker_reject_is_400_with_its_message(server: SimulatorServer) -> None:
     assert post(server, "orderbook").json()["data"]["orders"] == []
 
 
-def test_order_rate_limit_answers_429_without_retry_after(server: SimulatorServer) -> None:
+def test_order_rate_limit_answers_429_without_retry_after(make_server: Callable[..., SimulatorServer]) -> None:
+    # at speed 1 the simulated second is a real one: 15 calls fit in it even on a loaded machine
+    # (at the fixture's speed 60 the window is 17 ms, which 15 HTTP calls can outlast)
+    server = make_server(speed=1)
     replies = [post(server, "cancelorder", strategy="raw", orderid=f"x{i}") for i in range(15)]
     assert [r.status_code for r in replies[:10]] == [404] * 10  # a fresh one-second window allows 10
     limited = [r for r in replies if r.status_code == 429]

@@ -138,6 +138,7 @@ def _simulator(args: argparse.Namespace, market, api_key: str, rest_port: int, w
         rest_port=rest_port,
         ws_port=ws_port,
         faults=faults,
+        paced=args.paced,
     )
 
 
@@ -243,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--ws-port", type=int, default=8765, metavar="N")
     sim.add_argument("--api-key", default=None, metavar="KEY", help="the only key accepted (default: a random one)")
     sim.add_argument("--live-mode", action="store_true", help="start with analyzer mode off")
+    sim.add_argument(
+        "--paced",
+        action="store_true",
+        help="the clock waits for each client that asks (run.py --sim-clock does): same session on any machine",
+    )
     sim.set_defaults(func=_sim)
 
     demo = commands.add_parser(
@@ -254,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lot-size", type=int, default=None, metavar="N", help="contracts per lot (default LOT_SIZE)")
     demo.add_argument("--events", type=Path, default=argparse.SUPPRESS, metavar="PATH", help="write the event log (JSON Lines)")
     _sim_options(demo, speed=300.0)
-    demo.set_defaults(func=_demo, live_mode=False)
+    demo.set_defaults(func=_demo, live_mode=False, paced=True)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The one source of time: wall clock for live trading, data time for replay.
+"""The one source of time: wall clock for live trading, stepped time for replay and paced sessions.
 
 Nothing else reads the system clock. Timers deliver a message to an actor
 *name* through the router at (or after) a given time.
@@ -23,6 +23,9 @@ from messages.base import IST
 class Clock(ABC):
     """``now()`` and one-shot timers."""
 
+    #: simulated seconds per real second (1 for the real market)
+    speed = 1.0
+
     def __init__(self, router: Router) -> None:
         self.router = router
         self._timers: list[tuple[datetime, int, str, Any]] = []
@@ -45,6 +48,9 @@ class Clock(ABC):
     def _timer_added(self) -> None:  # noqa: B027 - optional hook
         pass
 
+    def stop(self) -> None:  # noqa: B027 - only clocks with a timer thread have something to stop
+        """Stop firing timers (pending timers are dropped)."""
+
     def _pop_due(self, until: datetime) -> tuple[datetime, str, Any] | None:
         with self._lock:
             if self._timers and self._timers[0][0] <= until:
@@ -53,11 +59,19 @@ class Clock(ABC):
         return None
 
 
-class ReplayClock(Clock):
-    """Data time. The replay driver moves it forward with :meth:`advance_to`."""
+class SteppedClock(Clock):
+    """Time that moves only when told: the data's time in replay, the simulator's steps in a paced session.
 
-    def __init__(self, router: Router, inflight: InFlight, start: datetime, quiet_timeout: float = 30.0) -> None:
+    The replay driver (or, against a paced simulator, :class:`live.pacing.Pacer`)
+    moves it forward with :meth:`advance_to`. ``speed`` is what throttles
+    scale by (the simulator's speed; 1 in replay).
+    """
+
+    def __init__(
+        self, router: Router, inflight: InFlight, start: datetime, quiet_timeout: float = 30.0, speed: float = 1.0
+    ) -> None:
         super().__init__(router)
+        self.speed = speed
         self._now = start
         self._inflight = inflight
         self._quiet_timeout = quiet_timeout
@@ -80,9 +94,6 @@ class ReplayClock(Clock):
 
 class WallClock(Clock):
     """The machine's clock in IST, with a timer thread."""
-
-    #: simulated seconds per real second (1 for the real market)
-    speed = 1.0
 
     def __init__(self, router: Router) -> None:
         super().__init__(router)

@@ -98,6 +98,23 @@ class OrdersAck:
 
 
 @dataclass(frozen=True, slots=True)
+class SimClockStep:
+    """Simulator only (paced sessions): simulated time is now ``time``; acknowledge ``seq``
+    once everything received before this frame has been handled."""
+
+    time: datetime
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaceAck:
+    """Simulator only: the answer to ``{"action": "sim_pace"}``."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class OrderUpdateReceived:
     """A valid order update."""
 
@@ -140,6 +157,8 @@ FeedEvent = (
     | AuthResult
     | SubscribeAck
     | OrdersAck
+    | SimClockStep
+    | PaceAck
     | OrderUpdateReceived
     | FeedError
     | Malformed
@@ -186,6 +205,10 @@ def _parse(raw: str | bytes, subscribed: set[str] | frozenset[str], received_at:
         return AuthResult(ok, None if ok else str(msg.get("code") or "AUTHENTICATION_ERROR"), _text(msg.get("message")))
     if kind in ("subscribe_orders", "unsubscribe_orders"):
         return OrdersAck(status == "success", _text(msg.get("message")))
+    if kind == "sim_clock":
+        return _sim_clock(msg)
+    if kind == "sim_pace":
+        return PaceAck(status == "success", _text(msg.get("message")))
     if kind == "subscribe":
         subs = msg.get("subscriptions")
         return SubscribeAck(status or "", tuple(subs) if isinstance(subs, list) else (), _text(msg.get("message")))
@@ -216,6 +239,16 @@ def _market_data(msg: dict[str, Any], subscribed: set[str] | frozenset[str], rec
     when = parse_timestamp(data.get("timestamp"))
     tick = Tick(symbol=symbol, time=when or to_ist_aware(received_at), ltp=ltp, volume=volume)
     return TickReceived(tick, exchange if isinstance(exchange, str) else None, when is None)
+
+
+def _sim_clock(msg: dict[str, Any]) -> FeedEvent:
+    seq = msg.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise _Bad(f"sim_clock seq must be an integer, got {seq!r}")
+    when = parse_timestamp(msg.get("time"))
+    if when is None:
+        raise _Bad("sim_clock without a time")
+    return SimClockStep(when, seq)
 
 
 def _order_update(msg: dict[str, Any], received_at: datetime) -> FeedEvent:

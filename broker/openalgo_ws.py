@@ -40,6 +40,8 @@ from broker.feed_parse import (
     OrderUpdateReceived,
     FeedError,
     OrdersAck,
+    PaceAck,
+    SimClockStep,
     SubscribeAck,
     TickReceived,
     Unexpected,
@@ -146,6 +148,13 @@ class MarketFeed:
     backs off too). ``now`` gives the receipt time (aware) for ticks without
     a timestamp. The API key never appears in logs.
 
+    ``on_sim_clock(time, ack)`` (simulator only: a paced session, see
+    ``simulator.server``): each connection asks the simulator to pace its
+    clock to this client (``sim_pace``), and each ``sim_clock`` step is
+    passed on with ``ack``, a callable that acknowledges it (from any
+    thread; a no-op once that connection is gone). While a step is not
+    acknowledged the connection does not count as mute: the server waits.
+
     Raises ValueError for an empty ``instruments`` or nonsensical settings.
     """
 
@@ -169,6 +178,7 @@ class MarketFeed:
         rng: random.Random | None = None,
         subscribe_orders: bool = True,
         now: Callable[[], datetime] | None = None,
+        on_sim_clock: Callable[[datetime, Callable[[], None]], None] | None = None,
     ) -> None:
         if urlsplit(url).scheme not in ("ws", "wss"):
             raise ValueError(f"not a ws:// or wss:// URL: {url!r}")
@@ -193,6 +203,7 @@ class MarketFeed:
         self._backoff = {"initial": backoff_initial, "maximum": backoff_max, "jitter": jitter,
                          "rng": rng or random.Random()}
         self._subscribe_orders = subscribe_orders
+        self._on_sim_clock = on_sim_clock
         self._now = now or (lambda: datetime.now(IST))
         self._lock = threading.Lock()
         self._stats = FeedStats()
@@ -336,7 +347,7 @@ class MarketFeed:
         """Close a connection stuck in the handshake or mute in market hours."""
         with self._lock:
             conn = self._conn
-        if conn is None or conn.close_reason is not None:
+        if conn is None or conn.close_reason is not None or conn.ack_owed:
             return
         now = time.monotonic()
         if conn.live_since is None:
@@ -371,6 +382,8 @@ class _Connection:
         self.number: int | None = None  # connection number once live
         self.ticked = False
         self.close_reason: str | None = None
+        #: a paced session's ``sim_clock`` step is not acknowledged yet (the server is waiting for us)
+        self.ack_owed = False
         self._lock = threading.Lock()
 
     def set_reason(self, reason: str) -> None:
@@ -427,6 +440,14 @@ class _Connection:
             case OrderUpdateReceived(update=update):
                 feed._count(order_updates=1)
                 feed._call("on_order_update", feed._on_order_update, update)
+            case SimClockStep(time=moment, seq=seq) if feed._on_sim_clock is not None:
+                self.ack_owed = True
+                feed._call("on_sim_clock", feed._on_sim_clock, moment, lambda: self.acknowledge(app, seq))
+            case PaceAck(ok=ok, message=message) if feed._on_sim_clock is not None:
+                if ok:
+                    logger.info("OpenAlgo feed: the simulator paces its clock to this client")
+                else:
+                    logger.warning("OpenAlgo feed: the simulator refused to pace its clock: {}", message)
             case AuthResult(ok=True) if not self.authenticated:
                 self.authenticated = True
                 app.send(feed._subscribe_frame())
@@ -456,6 +477,17 @@ class _Connection:
                 feed._count(unexpected=1)
                 feed._log("unexpected", "INFO", "OpenAlgo feed: unexpected {} ignored", type(event).__name__)
 
+    def acknowledge(self, app: WebSocketApp, seq: int) -> None:
+        """Acknowledge a paced session's clock step ``seq`` (any thread; nothing once closed)."""
+        if self.close_reason is not None:
+            return
+        self.quiet_since = time.monotonic()
+        self.ack_owed = False
+        try:
+            app.send(json.dumps({"action": "sim_ack", "seq": seq}))
+        except Exception as exc:  # noqa: BLE001 - the connection is going; the reader notices
+            self.set_reason(f"sending sim_ack failed: {exc!r}")
+
     def _subscribed(self, app: WebSocketApp, ack: SubscribeAck) -> None:
         feed = self.feed
         if not ack.ok:
@@ -477,6 +509,8 @@ class _Connection:
         if feed._subscribe_orders:
             app.send(json.dumps({"action": "subscribe_orders"}))
         feed._call("on_connected", feed._on_connected, self.number)
+        if feed._on_sim_clock is not None:
+            app.send(json.dumps({"action": "sim_pace"}))
 
 
 def _open_socket(url: str, timeout: float) -> socket.socket:

@@ -20,7 +20,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from actors.base import InFlight, Router
-from actors.clock import ScaledClock, WallClock
+from actors.clock import Clock, ScaledClock, SteppedClock, WallClock
 from actors.feed import FeedActor
 from actors.names import FEED, PORTFOLIO, order_actor
 from actors.order import order_update_listener
@@ -30,6 +30,7 @@ from broker.openalgo_rest import OpenAlgoClient
 from broker.openalgo_ws import MarketFeed
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
+from live.pacing import QUIET_TIMEOUT, Pacer
 from live.preflight import PreflightError, SessionPlan, preflight
 from messages.market import Bar
 from messages.orders import StopEntries
@@ -58,14 +59,23 @@ class LiveOptions:
     events: Path | None = None
 
 
-def make_clock(router: Router, settings: Settings, sim_clock: bool) -> WallClock:
-    """The wall clock, or (``sim_clock``) the simulator's clock read from its ``/sim/clock``."""
+def make_clock(router: Router, settings: Settings, sim_clock: bool) -> Clock:
+    """The wall clock, or (``sim_clock``) the simulator's clock read from its ``/sim/clock``.
+
+    Against a paced simulator that is a :class:`SteppedClock` moved by the
+    simulator's steps (see :mod:`live.pacing`), else a :class:`ScaledClock`
+    running at the simulator's speed. Raises ``requests.RequestException``,
+    ``KeyError`` or ``ValueError`` when ``/sim/clock`` cannot be read.
+    """
     if not sim_clock:
         return WallClock(router)
     reply = requests.get(f"{settings.openalgo_host}/sim/clock", timeout=5)
     reply.raise_for_status()
     body = reply.json()
-    return ScaledClock(router, datetime.fromisoformat(body["sim_time"]), float(body["speed"]))
+    start, speed = datetime.fromisoformat(body["sim_time"]), float(body["speed"])
+    if body.get("paced"):
+        return SteppedClock(router, router.inflight, start, quiet_timeout=QUIET_TIMEOUT, speed=speed)
+    return ScaledClock(router, start, speed)
 
 
 def market_closed_reason(now: datetime, settings: Settings) -> str:
@@ -125,7 +135,7 @@ def _trade(
     options: LiveOptions,
     plan: SessionPlan,
     client: OpenAlgoClient,
-    clock: WallClock,
+    clock: Clock,
     router: Router,
     stop: threading.Event,
     out: TextIO,
@@ -152,18 +162,23 @@ def _trade(
         instruments = [(symbol, settings.exchange) for symbol in plan.symbols]
 
         def make_feed(callbacks):  # noqa: ANN001, ANN202
-            return MarketFeed(
+            # against a paced simulator, the Pacer delivers the feed one input at a time
+            pacer = Pacer(callbacks, clock, router.inflight) if isinstance(clock, SteppedClock) else None
+            receiver = pacer or callbacks
+            feed = MarketFeed(
                 settings.openalgo_ws_url,
                 key,
                 instruments,
-                on_tick=callbacks.on_tick,
-                on_order_update=callbacks.on_order_update,
-                on_connected=callbacks.on_connected,
-                on_disconnected=callbacks.on_disconnected,
+                on_tick=receiver.on_tick,
+                on_order_update=receiver.on_order_update,
+                on_connected=receiver.on_connected,
+                on_disconnected=receiver.on_disconnected,
                 in_market_hours=lambda: settings.market_open <= clock.now().time() < settings.market_close,
                 mute_seconds=settings.feed_mute_seconds,
                 now=clock.now,
+                on_sim_clock=pacer.on_sim_clock if pacer else None,
             )
+            return pacer.attach(feed) if pacer else feed
 
         def history(symbol: str) -> list[Bar]:
             candles = gateway.read(
@@ -228,7 +243,7 @@ def bars_from_candles(symbol: str, candles: list) -> list[Bar]:
     return bars
 
 
-def _dry_run_broker(settings: Settings, plan: SessionPlan, clock: WallClock, router: Router):  # noqa: ANN202
+def _dry_run_broker(settings: Settings, plan: SessionPlan, clock: Clock, router: Router):  # noqa: ANN202
     """A local simulated broker fed by the live ticks: nothing is sent to OpenAlgo."""
     sim = SimulatedBroker(clock.now, plan.lot_size, settings.tick_size, set(plan.symbols))
     sim.set_listener(order_update_listener(router, clock.now))

@@ -10,7 +10,7 @@ from pathlib import Path
 from loguru import logger
 
 from actors.base import FEED, ActorContext, BaseActor, InFlight, Router
-from actors.clock import ReplayClock
+from actors.clock import SteppedClock
 from actors.names import PORTFOLIO, symbol_actor
 from actors.order import order_update_listener
 from actors.supervisor import ActorSpec, Graph
@@ -77,7 +77,7 @@ class ReplayRun:
         self.inflight = InFlight()
         self.router = Router(self.inflight)
         start = at(session.day, settings.market_open)
-        self.clock = ReplayClock(self.router, self.inflight, start, quiet_timeout)
+        self.clock = SteppedClock(self.router, self.inflight, start, quiet_timeout)
         self.broker = SimulatedBroker(self.clock.now, settings.lot_size, settings.tick_size, set(session.symbols))
         self.broker.set_listener(order_update_listener(self.router, self.clock.now))
         gateway = BrokerGateway(

@@ -60,3 +60,44 @@ class SimClock:
         """Asyncio sleep for ``sim_seconds`` of simulated time."""
         if sim_seconds > 0:
             await asyncio.sleep(sim_seconds / self.speed)
+
+
+#: A step less than this (real seconds) ahead of the pace goes on at once: the event loop cannot
+#: sleep for less than about a millisecond, and the pace holds on average.
+MIN_SLEEP = 0.005
+
+
+class PacedClock(SimClock):
+    """Simulated time that moves only when the server steps it: paced to its slowest client.
+
+    ``now()`` is the current step's time and stays there while the clients
+    react to it. :meth:`step_to` moves it on, but never faster than ``speed``
+    simulated seconds per real second: each step waits until the wall clock
+    has caught up with it, counted from the last time the server had to wait
+    for a client (so a slow client slows the session; it never makes the
+    clock race to catch up afterwards).
+    """
+
+    def __init__(self, start: datetime, speed: float) -> None:
+        super().__init__(start, speed)
+        self._now = start
+
+    def restart(self) -> None:
+        """Set the wall-clock origin of the pace to now, at the current simulated time."""
+        self.start, self._origin = self._now, time.monotonic()
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def step_to(self, sim_time: datetime) -> None:
+        """Wait out the pace, then make ``now()`` equal ``sim_time`` (never earlier than now)."""
+        if sim_time <= self._now:
+            return
+        due = self._origin + (sim_time - self.start).total_seconds() / self.speed
+        delay = due - time.monotonic()
+        if delay > MIN_SLEEP:
+            await asyncio.sleep(delay)
+        elif delay < -self.to_real_seconds(1.0):
+            # more than a simulated second behind: the clients set the pace, start counting afresh
+            self.restart()
+        self._now = sim_time

@@ -27,6 +27,22 @@ Market playback
     simulated time. When simulated time reaches ``end`` the :attr:`done` event
     is set; the server keeps answering until :meth:`SimulatorServer.stop`.
 
+Paced playback (``paced=True``; the demo)
+    A WebSocket client that sends ``{"action": "sim_pace"}`` sets the pace
+    (:class:`~simulator.clock.PacedClock`): simulated time starts when the
+    first paced client has joined, stands still while none is connected, and
+    moves in steps of ``step`` simulated seconds (on past ``end`` too), never
+    faster than ``speed``. A step applies the ticks of its interval (matching,
+    quotes, frames), then ends with a ``sim_clock`` frame for the next step's
+    time, which every paced client must acknowledge
+    (:meth:`~simulator.websocket.WsHub.sync`) before the next step begins.
+    So whatever the machine's speed or load, a paced client sees every tick,
+    and everything it does in reaction to the ticks of one step reaches the
+    server before the next step is matched: the same client makes the same
+    session every time, with a reaction time of at most ``step`` (requests
+    made during a step carry the step's end time). Clients that do not pace
+    are served as usual (and dropped when they fall too far behind).
+
 REST admission (``POST /api/v1/<endpoint>``)
     Every request is recorded in :attr:`~SimulatorServer.received` and shown to
     the :meth:`~SimulatorServer.on_request` hooks first. An unknown endpoint →
@@ -36,7 +52,7 @@ REST admission (``POST /api/v1/<endpoint>``)
     :class:`~simulator.rest.RestApi` answers. An endpoint that raises → 500.
 
     ``GET /sim/clock`` (simulator only, not OpenAlgo) →
-    ``{"sim_time", "start", "end"`` (ISO 8601, +05:30)``, "speed", "done"}``.
+    ``{"sim_time", "start", "end"`` (ISO 8601, +05:30)``, "speed", "paced", "done"}``.
 
 Faults (:class:`~simulator.faults.Faults`) apply to both sides.
 """
@@ -49,7 +65,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
@@ -59,7 +75,7 @@ from loguru import logger
 from broker.base import OrderSnapshot
 from broker.simulated import SimulatedBroker
 from messages.base import IST
-from simulator.clock import SimClock
+from simulator.clock import PacedClock, SimClock
 from simulator.faults import Faults
 from simulator.ledger import OrderLedger
 from simulator.market import MarketData, SimTick
@@ -69,6 +85,8 @@ from simulator.rest import RestApi
 from simulator.websocket import WsClient, WsHub
 
 ORDER_ENDPOINTS = frozenset({"placeorder", "modifyorder", "cancelorder"})
+#: Simulated seconds per step of a paced session: the longest a paced client's reaction can take.
+PACED_STEP = 0.5
 
 RequestHook = Callable[[float, str, Any], None]
 
@@ -99,6 +117,8 @@ class SimulatorServer:
     after :meth:`start` as :attr:`rest_port`/:attr:`ws_port`. ``seed`` seeds
     the default :class:`Faults`. ``ws_heartbeat`` (s) is the protocol-ping
     period and ``auth_timeout`` (s) the WebSocket authentication deadline.
+    ``paced`` makes the simulated clock wait for the clients that ask for it,
+    in steps of ``step`` simulated seconds (module doc, "Paced playback").
 
     Attributes for tests and benchmarks: :attr:`clock`, :attr:`broker` (the
     :class:`SimulatedBroker` doing the matching), :attr:`faults`,
@@ -125,6 +145,8 @@ class SimulatorServer:
         seed: int = 0,
         ws_heartbeat: float = 20.0,
         auth_timeout: float = 15.0,
+        paced: bool = False,
+        step: float = PACED_STEP,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -142,7 +164,11 @@ class SimulatorServer:
         self.rest_port = 0
         self.ws_port = 0
 
-        self.clock = SimClock(self.start_time, speed)
+        if not step > 0:
+            raise ValueError(f"step must be positive, got {step!r}")
+        self.paced = paced
+        self.step = timedelta(seconds=step)
+        self.clock = PacedClock(self.start_time, speed) if paced else SimClock(self.start_time, speed)
         options = [i for i in market.instruments.values() if i.exchange != "NSE_INDEX"]
         lot = options[0].lot_size if options else 1
         tick = options[0].tick_size if options else 0.05
@@ -179,6 +205,7 @@ class SimulatorServer:
             heartbeat=ws_heartbeat,
             auth_timeout=auth_timeout,
             stamp=self._rest.stamp,
+            paced=paced,
         )
         self._windows: dict[str, _RateWindow] = {}
         self._tick_index = 0
@@ -347,7 +374,8 @@ class SimulatorServer:
             self.ws_port = ws_runner.addresses[0][1]
             self.faults.add_drop_listener(self._drop_listener)
             self.clock.restart()
-            playback = asyncio.create_task(self._playback(), name="simulator-playback")
+            run = self._paced_playback if self.paced else self._playback
+            playback = asyncio.create_task(run(), name="simulator-playback")
             self._ready.set()
             await self._stopping.wait()
         finally:
@@ -393,6 +421,31 @@ class SimulatorServer:
             target = self.end_time if self._tick_index >= n else min(ticks[self._tick_index].time, self.end_time)
             await self.clock.sleep_until(target)
 
+    async def _paced_playback(self) -> None:
+        """Step the :class:`PacedClock` by :attr:`step`, each step acknowledged by every paced client."""
+        ticks = self.market.ticks
+        n = len(ticks)
+        while True:
+            if not any(c.paced for c in self._ws.clients):
+                await self._ws.wait_for_paced()
+                self.clock.restart()
+            now = self.clock.now()
+            limit = min(now, self.end_time)
+            while self._tick_index < n and ticks[self._tick_index].time <= limit:
+                self._apply_tick(ticks[self._tick_index], broadcast=True)
+                self._tick_index += 1
+            if self._tick_index >= n or now >= self.end_time:
+                self.broker.fill_market_orders()  # no trade left to fill them
+            if now >= self.end_time and not self.done.is_set():
+                self.broker.fill_market_orders()
+                self.done.set()
+                logger.info("simulator: session end {} reached", self.end_time.time())
+            step = now + self.step
+            if now < self.end_time < step:
+                step = self.end_time
+            await self.clock.step_to(step)
+            await self._ws.sync(step)
+
     def _apply_tick(self, tick: SimTick, broadcast: bool) -> None:
         quote = self._quotes.apply(tick)
         self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
@@ -410,6 +463,10 @@ class SimulatorServer:
             self._ledger.book_fill(snapshot)
         loop = self._loop
         if loop is None or loop.is_closed():
+            return
+        if self._thread is threading.current_thread():
+            # on the loop (playback or a request): queue it now, in order with the frames around it
+            self._ws.push_order_update(snapshot)
             return
         try:
             loop.call_soon_threadsafe(self._ws.push_order_update, snapshot)
@@ -439,6 +496,7 @@ class SimulatorServer:
             {
                 "sim_time": self.clock.now().isoformat(),
                 "speed": self.speed,
+                "paced": self.paced,
                 "start": self.start_time.isoformat(),
                 "end": self.end_time.isoformat(),
                 "done": self.done.is_set(),

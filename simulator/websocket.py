@@ -13,6 +13,14 @@ getting the highest mode it subscribed the symbol with;
 "orderid", "order_status", "filled_quantity", "average_price", ...}`` on
 every order state change. ``{"action": "ping"}`` → ``{"type": "pong", ...}``.
 
+Paced sessions (simulator only, not OpenAlgo): when the hub is ``paced``, a
+client may send ``{"action": "sim_pace"}`` (→ ``{"type": "sim_pace",
+"status": "success"}``; without pacing it is an ``INVALID_ACTION`` error as
+on the real server). From then on the simulated clock waits for it: each
+step of the clock ends with ``{"type": "sim_clock", "time": ISO 8601,
+"seq": n}`` after that step's frames, and the next step begins only when the
+client has answered ``{"action": "sim_ack", "seq": n}`` (:meth:`WsHub.sync`).
+
 Protocol pings go out every ``heartbeat`` s; a client that has not answered
 the previous ping when the next one is due is dropped, and so is one whose
 send queue grows past :data:`MAX_CLIENT_QUEUE` frames (a slow consumer).
@@ -45,6 +53,8 @@ MODE_LABELS = {1: "LTP", 2: "Quote", 3: "Depth"}
 
 #: A WebSocket client whose send queue grows past this is dropped (slow consumer).
 MAX_CLIENT_QUEUE = 20_000
+#: A paced client that does not acknowledge a clock step within this many (real) seconds is dropped.
+ACK_TIMEOUT = 120.0
 
 
 @dataclass(eq=False)
@@ -60,6 +70,13 @@ class WsClient:
     ping_outstanding: bool = False
     tasks: list[asyncio.Task] = field(default_factory=list)
     closed: bool = False
+    #: the simulated clock waits for this client (``sim_pace``)
+    paced: bool = False
+    #: frames queued so far
+    sent: int = 0
+    #: the last ``sim_clock`` step sent, and the future its ``sim_ack`` resolves
+    seq: int = 0
+    ack: asyncio.Future | None = None
 
     def send(self, frame: str, market: bool = False) -> None:
         if self.closed:
@@ -68,11 +85,23 @@ class WsClient:
             logger.warning("simulator: dropping slow WebSocket client ({} frames queued)", self.queue.qsize())
             self.abort()
             return
+        self.sent += 1
         self.queue.put_nowait((market, frame))
+
+    def acknowledge(self, seq: Any) -> None:
+        """A ``sim_ack``: resolves the wait for step ``seq`` (a stale or unknown one is ignored)."""
+        if self.ack is not None and not self.ack.done() and seq == self.seq:
+            self.ack.set_result(None)
+
+    def release(self) -> None:
+        """The connection is gone: nobody waits for its acknowledgement any more."""
+        if self.ack is not None and not self.ack.done():
+            self.ack.set_result(None)
 
     def abort(self) -> None:
         """Drop the connection without a close frame (like a network failure)."""
         self.closed = True
+        self.release()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
@@ -118,6 +147,8 @@ class WsHub:
         heartbeat: float,
         auth_timeout: float,
         stamp: Callable[[datetime | None], str],
+        paced: bool = False,
+        ack_timeout: float = ACK_TIMEOUT,
     ) -> None:
         self.market = market
         self.ledger = ledger
@@ -128,6 +159,59 @@ class WsHub:
         self.stamp = stamp
         self.clients: set[WsClient] = set()
         self.logins = 0
+        self.paced = paced
+        self.ack_timeout = ack_timeout
+        #: set while at least one paced client is connected (created on the loop, see :meth:`wait_for_paced`)
+        self._paced_present: asyncio.Event | None = None
+
+    # --- pacing ------------------------------------------------------------------------------------
+    def _paced_event(self) -> asyncio.Event:
+        if self._paced_present is None:
+            self._paced_present = asyncio.Event()
+        return self._paced_present
+
+    def _paced_changed(self) -> None:
+        event = self._paced_event()
+        if any(c.paced and not c.closed for c in self.clients):
+            event.set()
+        else:
+            event.clear()
+
+    async def wait_for_paced(self) -> None:
+        """Return once at least one paced client is connected."""
+        await self._paced_event().wait()
+
+    async def sync(self, sim_time: datetime) -> None:
+        """End a clock step: every paced client has handled everything sent to it, up to ``sim_time``.
+
+        Each paced client gets ``sim_clock`` (``sim_time``, a new ``seq``) and
+        is waited for; if anything else was sent to it meanwhile (order
+        updates caused by its own requests), it gets another ``sim_clock`` for
+        the same time, until a step passes with nothing new. A client that
+        does not answer within ``ack_timeout`` real seconds is dropped.
+        """
+        paced = [c for c in self.clients if c.paced and not c.closed]
+        if len(paced) == 1:
+            await self._settle(paced[0], sim_time)
+        elif paced:
+            await asyncio.gather(*(self._settle(c, sim_time) for c in paced))
+
+    async def _settle(self, client: WsClient, sim_time: datetime) -> None:
+        stamp = sim_time.isoformat()
+        while not client.closed:
+            client.seq += 1
+            client.ack = asyncio.get_running_loop().create_future()
+            client.send(json.dumps({"type": "sim_clock", "time": stamp, "seq": client.seq}))
+            mark = client.sent
+            try:
+                async with asyncio.timeout(self.ack_timeout):
+                    await client.ack
+            except TimeoutError:
+                logger.warning("simulator: paced client did not acknowledge {} within {} s; dropping it", stamp, self.ack_timeout)
+                client.abort()
+                return
+            if client.sent == mark:
+                return
 
     # --- pushed to clients -----------------------------------------------------------------------
     def broadcast(self, tick: SimTick, quote: Quote) -> None:
@@ -226,7 +310,10 @@ class WsHub:
             pass
         finally:
             client.closed = True
+            client.release()
             self.clients.discard(client)
+            if client.paced:
+                self._paced_changed()
             for task in client.tasks:
                 if task is not asyncio.current_task():
                     task.cancel()
@@ -285,6 +372,15 @@ class WsHub:
             if data.get("timestamp") is not None:
                 pong["client_timestamp"] = data["timestamp"]
             self._send_json(client, pong)
+        elif action == "sim_ack" and self.paced:
+            client.acknowledge(data.get("seq"))
+        elif action == "sim_pace" and self.paced:
+            if not client.authenticated:
+                self._send_error(client, "NOT_AUTHENTICATED", "You must authenticate first")
+                return
+            client.paced = True
+            self._paced_changed()
+            self._send_json(client, {"type": "sim_pace", "status": "success", "message": "The simulated clock waits for this client"})
         elif action in ("subscribe", "unsubscribe", "unsubscribe_all", "subscribe_orders", "unsubscribe_orders"):
             if not client.authenticated:
                 self._send_error(client, "NOT_AUTHENTICATED", "You must authenticate first")

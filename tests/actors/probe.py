@@ -4,7 +4,7 @@ One real actor runs under test; every name it talks to is a :class:`ProbeActor`
 that records what it receives and answers asks from a per-type policy. The
 :class:`Harness` owns the in-flight counter, a router that also logs every send
 (so tests can check the order in which the actor under test sent messages to
-*different* neighbours), and a :class:`ReplayClock`. Waiting is always
+*different* neighbours), and a :class:`SteppedClock`. Waiting is always
 ``inflight.wait_quiet`` or a condition with a timeout, never a sleep.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import pykka
 
 from actors.base import SUPERVISOR, ActorContext, BaseActor, InFlight, Router
-from actors.clock import ReplayClock
+from actors.clock import SteppedClock
 from config.settings import Settings
 from messages.base import IST
 from messages.system import ActorFailed
@@ -135,7 +135,7 @@ class Harness:
         self.settings = settings
         self.inflight = InFlight()
         self.router = RecordingRouter(self.inflight)
-        self.clock = ReplayClock(self.router, self.inflight, start, quiet_timeout=QUIET)
+        self.clock = SteppedClock(self.router, self.inflight, start, quiet_timeout=QUIET)
         self.ctx = ActorContext(settings=settings, router=self.router, clock=self.clock)
         self.expect_failures = False
         self.supervisor = self.probe(SUPERVISOR)

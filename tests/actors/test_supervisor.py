@@ -155,7 +155,7 @@ def test_fail_fast_makes_wait_quiet_raise_graph_failed(harness: Harness) -> None
 
 
 def test_graph_is_not_quiet_while_a_crash_is_unreported(rig: Rig) -> None:
-    """ReplayClock.advance_to and the replay driver rely on wait_quiet meaning "everything caused
+    """SteppedClock.advance_to and the replay driver rely on wait_quiet meaning "everything caused
     by what I sent is done", so a crash must reach the supervisor before the graph looks quiet
     (else fail_fast can miss it: the driver moves on, or finishes, with a dead actor)."""
     assert rig.h.router.tell(CRASHY, Boom())

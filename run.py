@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from broker.matching import FILL_MODELS
 from config.logging import setup_logging
 from config.settings import Settings, SettingsError, load_settings
 
@@ -139,6 +140,7 @@ def _simulator(args: argparse.Namespace, market, api_key: str, rest_port: int, w
         ws_port=ws_port,
         faults=faults,
         paced=args.paced,
+        fill_model=args.fill_model,
     )
 
 
@@ -165,6 +167,12 @@ def _sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+FILL_MODEL_NOTES = {
+    "exchange": "an SL fills at the trade that reaches it, or at its limit once resting; MARKET at the next trade",
+    "openalgo-sandbox": "as OpenAlgo's analyzer mode: a triggered SL at the last price, MARKET at once at the bid/ask",
+}
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from live.runner import LiveOptions, run_live
 
@@ -174,7 +182,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     market = _market(args, settings)
     api_key = secrets.token_hex(16)
     server = _simulator(args, market, api_key, 0, 0).start()
-    print(f"demo: synthetic NIFTY session {market.day} (seed {args.seed}) at {args.speed:g}x on {server.rest_url}")
+    print(
+        f"demo: synthetic NIFTY session {market.day} (seed {args.seed}), {args.start:%H:%M}-{args.end:%H:%M} IST, "
+        f"on {server.rest_url}; its clock runs at up to {args.speed:g}x and waits for the trader"
+    )
+    print(f"fill model: {args.fill_model} ({FILL_MODEL_NOTES[args.fill_model]})", flush=True)
+    stop = _stop_on_signals()
+    if args.end < settings.market_close:
+        # a window that ends before the close ends the session there
+        threading.Thread(target=lambda: server.done.wait() and stop.set(), name="demo-window", daemon=True).start()
     try:
         with tempfile.TemporaryDirectory(prefix="demo-journal-") as tmp:
             demo_settings = settings.model_copy(
@@ -186,8 +202,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
                     "db_path": Path(tmp) / "journal.db",
                 }
             )
-            options = LiveOptions(sim_clock=True, events=args.events)
-            return run_live(demo_settings, options, _stop_on_signals())
+            options = LiveOptions(sim_clock=True, events=args.events, progress=True)
+            return run_live(demo_settings, options, stop)
     finally:
         server.stop()
 
@@ -270,6 +286,13 @@ def _sim_options(parser: argparse.ArgumentParser, speed: float) -> None:
     parser.add_argument("--end", type=_hhmm, default=time(15, 30), metavar="HH:MM", help="session end (default 15:30)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every REST reply")
     parser.add_argument("--reject-rate", type=float, default=0.0, help="fraction of orders the simulator rejects")
+    parser.add_argument(
+        "--fill-model",
+        choices=FILL_MODELS,
+        default=FILL_MODELS[0],
+        help="exchange: as replay fills (default); openalgo-sandbox: as OpenAlgo's analyzer mode fills "
+        "(triggered stops at the last price, MARKET at once at the bid/ask)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

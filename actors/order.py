@@ -264,16 +264,7 @@ class OrderActor(BaseActor):
             self._last_room_try = now
             if not self._reserve(now):
                 return
-        request = OrderRequest(
-            symbol=best.symbol,
-            action="SELL",
-            quantity=best.quantity,
-            pricetype="SL",
-            price=best.limit_price,
-            trigger_price=best.trigger_price,
-            exchange=self.settings.exchange,
-            product=self.settings.product,
-        )
+        request = self._entry_request(best.symbol, best.quantity, best.limit_price, best.trigger_price)
         try:
             orderid = self.gateway.place_order(request)
         except BrokerError as exc:
@@ -288,21 +279,26 @@ class OrderActor(BaseActor):
         self._journal_order("place", order, request)
         self._schedule_poll()
 
-    def _modify_entry(self) -> None:
-        entry, best = self.entry, self.desired
-        assert entry is not None and best is not None
-        request = OrderRequest(
-            symbol=entry.symbol,
+    def _entry_request(self, symbol: str, quantity: int, limit: float, trigger: float) -> OrderRequest:
+        """A SELL stop-limit entry (strategy.md §5): ``quantity`` contracts, ``limit`` and ``trigger`` rupees."""
+        return OrderRequest(
+            symbol=symbol,
             action="SELL",
-            quantity=best.quantity,
+            quantity=quantity,
             pricetype="SL",
-            price=best.limit_price,
-            trigger_price=best.trigger_price,
+            price=limit,
+            trigger_price=trigger,
             exchange=self.settings.exchange,
             product=self.settings.product,
         )
+
+    def _modify_entry(self) -> None:
+        entry, best = self.entry, self.desired
+        assert entry is not None and best is not None
+        placed = self._entry_request(entry.symbol, entry.quantity, entry.price, entry.trigger_price)
+        request = placed.modified(best.quantity, best.limit_price, best.trigger_price)
         try:
-            self.gateway.modify_order(entry.orderid, request)
+            self.gateway.modify_order(entry.orderid, placed, best.quantity, best.limit_price, best.trigger_price)
         except OrderNotCancellable:
             self._refresh(entry)
             return

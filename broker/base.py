@@ -63,7 +63,7 @@ class TransportError(BrokerError):
 
 
 class OrderRequest(BaseModel):
-    """An order to place or the new terms of a modify (OpenAlgo ``placeorder``).
+    """An order to place (OpenAlgo ``placeorder``), or the terms an order has after a modify.
 
     ``quantity`` contracts; ``price`` (limit) and ``trigger_price`` rupees, 0
     where the price type does not use them.
@@ -79,6 +79,13 @@ class OrderRequest(BaseModel):
     trigger_price: float = Field(default=0.0, ge=0)
     exchange: str = "NFO"
     product: str = "MIS"
+
+    def modified(self, quantity: int, price: float, trigger_price: float) -> OrderRequest:
+        """These terms after a modify: new ``quantity`` (contracts), ``price`` and ``trigger_price``
+        (rupees), everything else the same. Raises pydantic's ValidationError for a bad value."""
+        return OrderRequest.model_validate(
+            self.model_dump() | {"quantity": quantity, "price": price, "trigger_price": trigger_price}
+        )
 
 
 class OrderSnapshot(BaseModel):
@@ -142,8 +149,14 @@ class Broker(Protocol):
         """Place an order; returns the broker's orderid (string)."""
         ...
 
-    def modify_order(self, orderid: str, request: OrderRequest) -> str:
-        """Change price, trigger or quantity of a working order; returns the orderid."""
+    def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
+        """Change the quantity, price and trigger price of the working order ``orderid``, placed as
+        ``placed`` (or last modified to it); returns the orderid.
+
+        Nothing else can change: OpenAlgo's ``modifyorder`` ignores a changed
+        price type, action or product and still answers 200 (openalgo.md, what
+        the real server does). To change those, cancel and place.
+        """
         ...
 
     def cancel_order(self, orderid: str) -> None:

@@ -122,12 +122,13 @@ class BrokerGateway:
         self._remember(orderid)
         return orderid
 
-    def modify_order(self, orderid: str, request: OrderRequest) -> str:
-        """Modify (safe to repeat: the same terms twice are the same order)."""
+    def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
+        """New quantity, price and trigger price for the order placed as ``placed`` (nothing else can
+        change: see :meth:`Broker.modify_order`). Safe to repeat: the same terms twice are the same order."""
 
         def attempt() -> str:
             self._throttle.wait()
-            return self.broker.modify_order(orderid, request)
+            return self.broker.modify_order(orderid, placed, quantity, price, trigger_price)
 
         return self._retry(attempt, f"modify {orderid}")
 

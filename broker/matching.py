@@ -1,9 +1,10 @@
 """A matching engine for MARKET, LIMIT, SL and SL-M orders against a tick stream.
 
 Pure: no locks, no clock; the caller passes times in. Used by the simulated
-broker (replay) and by the OpenAlgo-compatible simulator.
+broker (replay) and by the OpenAlgo-compatible simulator. Two fill models:
 
-Rules (one tick = one trade print at ``price``):
+``exchange`` (the default; replay always uses it) — rules, one tick = one
+trade print at ``price``:
 
 * ``SL`` SELL triggers when price ≤ trigger, ``SL`` BUY when price ≥ trigger;
   ``SL-M`` likewise. A triggered ``SL-M`` fills at the tick price.
@@ -13,16 +14,37 @@ Rules (one tick = one trade print at ``price``):
   otherwise it rests and later fills at its limit price when a tick reaches it.
 * ``MARKET`` fills at the next tick of its symbol.
 * Fills are for the whole quantity.
+
+``openalgo-sandbox`` — as OpenAlgo's analyzer-mode sandbox fills (v2.0.2.1,
+``sandbox/execution_engine.py`` and ``order_manager.py``; openalgo.md, "Observed
+on the real server"):
+
+* At placement, against the symbol's last price: a ``MARKET`` order fills at
+  once at the ask (BUY) or the bid (SELL), one tick from the last price; a
+  marketable ``LIMIT`` fills at the last price; an ``SL``/``SL-M`` whose
+  trigger is already crossed (a BUY stop below the last price) fills at once
+  at the last price (an ``SL`` only if its limit is met too, else it rests
+  open). With no last price yet, the order waits for the next tick.
+* On a tick: ``MARKET`` fills at the tick price; a resting ``LIMIT`` fills at
+  its limit price; a triggered ``SL`` fills at the tick price (not at its
+  limit) when its limit is met — an open ``SL`` checks trigger and limit again
+  on every tick; ``SL-M`` fills at the tick price.
+* Fills are for the whole quantity.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from broker.base import OrderSnapshot
 
 WORKING = ("trigger pending", "open")
+
+FillModel = Literal["exchange", "openalgo-sandbox"]
+#: The fill models, the default first.
+FILL_MODELS: tuple[FillModel, ...] = ("exchange", "openalgo-sandbox")
 
 
 @dataclass(slots=True)
@@ -75,9 +97,17 @@ class Fill:
 
 
 class MatchingEngine:
-    """Holds working orders per symbol and matches them against ticks."""
+    """Holds working orders per symbol and matches them against ticks (module doc: the fill models).
 
-    def __init__(self) -> None:
+    ``tick_size`` (rupees) puts the sandbox model's bid and ask one tick from the last price.
+    Raises ValueError for an unknown ``fill_model``.
+    """
+
+    def __init__(self, fill_model: FillModel = "exchange", tick_size: float = 0.05) -> None:
+        if fill_model not in FILL_MODELS:
+            raise ValueError(f"unknown fill model {fill_model!r}; expected one of {', '.join(FILL_MODELS)}")
+        self.fill_model = fill_model
+        self.tick_size = tick_size
         self.orders: dict[str, SimOrder] = {}
         self._working: dict[str, list[SimOrder]] = {}
         self.last_price: dict[str, float] = {}
@@ -87,6 +117,20 @@ class MatchingEngine:
         self.orders[order.orderid] = order
         order.status = "trigger pending" if order.pricetype in ("SL", "SL-M") else "open"
         self._working.setdefault(order.symbol, []).append(order)
+
+    def fill_at_placement(self, order: SimOrder) -> list[Fill]:
+        """Right after :meth:`add`: the sandbox model fills a marketable order at once (module doc).
+
+        Returns its fill, or ``[]`` (always, in the exchange model).
+        """
+        last = self.last_price.get(order.symbol)
+        if self.fill_model != "openalgo-sandbox" or last is None:
+            return []
+        if order.pricetype == "MARKET":
+            price = last + self.tick_size if order.action == "BUY" else max(self.tick_size, last - self.tick_size)
+        else:
+            price = self._match_sandbox(order, last)
+        return [] if price is None else [self._fill(order, round(price, 2), order.placed_at)]
 
     def cancel(self, order: SimOrder, now: datetime) -> None:
         """Cancel a working order."""
@@ -102,23 +146,29 @@ class MatchingEngine:
             return [], []
         changed: list[SimOrder] = []
         fills: list[Fill] = []
+        match = self._match if self.fill_model == "exchange" else self._match_sandbox
         for order in list(working):
-            fill_price = self._match(order, price)
+            was = order.status
+            fill_price = match(order, price)
             if fill_price is None:
-                if order.status == "open" and order.pricetype == "SL" and not order.resting:
+                if order.status != was:  # a stop-limit triggered and now rests as a limit
                     changed.append(order)
                     order.updated_at = now
                 if order.status == "open":
                     order.resting = True
                 continue
-            order.status = "complete"
-            order.updated_at = now
-            order.filled_quantity = order.quantity
-            order.average_price = fill_price
-            working.remove(order)
             changed.append(order)
-            fills.append(Fill(order, order.quantity, fill_price))
+            fills.append(self._fill(order, fill_price, now))
         return changed, fills
+
+    def _fill(self, order: SimOrder, price: float, now: datetime) -> Fill:
+        """Complete ``order`` at ``price`` (whole quantity) and take it off the working list."""
+        order.status = "complete"
+        order.updated_at = now
+        order.filled_quantity = order.quantity
+        order.average_price = price
+        self._working[order.symbol].remove(order)
+        return Fill(order, order.quantity, price)
 
     def fill_market_orders(self, now: datetime) -> tuple[list[SimOrder], list[Fill]]:
         """Fill every working MARKET order at its symbol's last price (end of data)."""
@@ -129,11 +179,8 @@ class MatchingEngine:
             for order in [o for o in working if o.pricetype == "MARKET"]:
                 if last is None:
                     continue
-                order.status, order.updated_at = "complete", now
-                order.filled_quantity, order.average_price = order.quantity, last
-                working.remove(order)
                 changed.append(order)
-                fills.append(Fill(order, order.quantity, last))
+                fills.append(self._fill(order, last, now))
         return changed, fills
 
     @staticmethod
@@ -154,3 +201,24 @@ class MatchingEngine:
         if not marketable:
             return None
         return order.price if order.resting else price
+
+    @staticmethod
+    def _match_sandbox(order: SimOrder, price: float) -> float | None:
+        """The sandbox model's fill price of ``order`` on a trade at ``price``, or None (may trigger it)."""
+        buy = order.action == "BUY"
+        kind = order.pricetype
+        if kind == "MARKET":
+            return price
+        if kind == "LIMIT":
+            if not (price <= order.price if buy else price >= order.price):
+                return None
+            return price if not order.resting else order.price
+        triggered = price >= order.trigger_price if buy else price <= order.trigger_price
+        if not triggered:
+            return None
+        if kind == "SL-M":
+            return price
+        if not (price <= order.price if buy else price >= order.price):
+            order.status = "open"  # triggered, its limit not met: rests open, checks both again on every tick
+            return None
+        return price

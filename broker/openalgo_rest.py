@@ -196,15 +196,18 @@ class OpenAlgoClient:
             raise TransportError("placeorder: success without an orderid")
         return reply.orderid
 
-    def modify_order(self, orderid: str, request: OrderRequest) -> str:
-        """``modifyorder`` with every field of ``request``; returns the orderid.
+    def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
+        """``modifyorder``: new ``quantity`` (contracts), ``price`` and ``trigger_price`` (rupees)
+        for the order placed as ``placed``; returns the orderid.
 
+        The endpoint wants every field; all but those three are sent as
+        ``placed`` has them, because the server applies only those three (a
+        changed price type, action or product is ignored with a 200).
         :class:`OrderNotCancellable` (``.status``) when the server says the
         order is already complete, cancelled or rejected.
         """
-        body = self._request(
-            "modifyorder", ModifyOrderRequest, orderid=str(orderid), **self._order_fields(request)
-        )
+        terms = placed.modified(quantity, price, trigger_price)
+        body = self._request("modifyorder", ModifyOrderRequest, orderid=str(orderid), **self._order_fields(terms))
         reply = self._call("modifyorder", body, OrderIdReply, cancel_like=True)
         return reply.orderid or str(orderid)
 

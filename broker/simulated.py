@@ -16,7 +16,7 @@ from broker.base import (
     OrderSnapshot,
     PositionRow,
 )
-from broker.matching import Fill, MatchingEngine, SimOrder
+from broker.matching import Fill, FillModel, MatchingEngine, SimOrder
 from strategy.prices import EPS
 
 
@@ -34,7 +34,10 @@ class SimulatedBroker:
     released, in placement order. Validation mirrors a real broker's RMS:
     quantity a multiple of the lot size, prices on the tick grid, a stop-limit's
     limit on the far side of its trigger, and a stop trigger that has not been
-    crossed by the last trade (else :class:`OrderRejected`).
+    crossed by the last trade (else :class:`OrderRejected`). With
+    ``fill_model="openalgo-sandbox"`` orders fill as OpenAlgo's sandbox fills
+    them (:mod:`broker.matching`), and, as there, the last two checks are not
+    made: a stop whose trigger is already crossed fills at once.
 
     Orderids are ``YYMMDD`` + an 8-digit sequence, so a replay gives the same
     ids run after run.
@@ -46,12 +49,13 @@ class SimulatedBroker:
         lot_size: int,
         tick_size: float = 0.05,
         symbols: set[str] | None = None,
+        fill_model: FillModel = "exchange",
     ) -> None:
         self._now = now
         self.lot_size = lot_size
         self.tick_size = tick_size
         self.symbols = symbols
-        self.engine = MatchingEngine()
+        self.engine = MatchingEngine(fill_model, tick_size)
         self._positions: dict[str, _Position] = {}
         self._lock = threading.RLock()
         self._seq = 0
@@ -81,24 +85,32 @@ class SimulatedBroker:
                 updated_at=now,
             )
             self.engine.add(order)
-            snapshot = order.snapshot()
-        self._notify([snapshot])
+            snapshots = [order.snapshot()]
+            fills = self.engine.fill_at_placement(order)
+            self._book(fills)
+            snapshots += [order.snapshot() for _ in fills]
+        self._notify(snapshots)
         return orderid
 
-    def modify_order(self, orderid: str, request: OrderRequest) -> str:
+    def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
+        """Only quantity, price and trigger price change, as at OpenAlgo (``placed`` is not needed here:
+        the order's other terms are the broker's own)."""
         with self._lock:
             order = self._get(orderid)
             if not order.working:
                 raise OrderNotCancellable(f"order {orderid} is {order.status}", order.status)
-            if request.symbol != order.symbol or request.action != order.action:
-                raise OrderRejected("modify cannot change symbol or action")
+            request = OrderRequest(
+                symbol=order.symbol,
+                action=order.action,
+                quantity=quantity,
+                pricetype=order.pricetype,
+                price=price,
+                trigger_price=trigger_price,
+            )
             self._validate(request, triggered=order.status == "open" and order.pricetype == "SL")
             order.quantity = request.quantity
             order.price = request.price
             order.trigger_price = request.trigger_price
-            if request.pricetype != order.pricetype:
-                order.pricetype = request.pricetype
-                order.status = "trigger pending" if request.pricetype in ("SL", "SL-M") else "open"
             # new terms meet the market afresh: a now-marketable limit fills at the next trade
             order.resting = False
             order.updated_at = self._now()
@@ -172,6 +184,8 @@ class SimulatedBroker:
         if r.pricetype in ("SL", "SL-M"):
             if r.trigger_price <= 0:
                 raise OrderRejected(f"{r.pricetype} order needs a trigger_price")
+            if self.engine.fill_model == "openalgo-sandbox":
+                return  # the sandbox checks neither the limit's side nor the trigger against the last price
             if r.pricetype == "SL" and (r.price > r.trigger_price + EPS if sell else r.price < r.trigger_price - EPS):
                 side = "below" if sell else "above"
                 raise OrderRejected(f"limit price must be at or {side} the trigger price for a {r.action} stop")

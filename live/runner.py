@@ -32,6 +32,7 @@ from broker.simulated import SimulatedBroker
 from config.settings import Settings
 from live.pacing import QUIET_TIMEOUT, Pacer
 from live.preflight import PreflightError, SessionPlan, preflight
+from live.progress import SessionProgress
 from messages.market import Bar
 from messages.orders import StopEntries
 from messages.portfolio import GetTrades
@@ -57,6 +58,8 @@ class LiveOptions:
     switch_to_analyzer: bool = False
     sim_clock: bool = False
     events: Path | None = None
+    #: print the session clock and each trade as it opens and closes (:mod:`live.progress`)
+    progress: bool = False
 
 
 def make_clock(router: Router, settings: Settings, sim_clock: bool) -> Clock:
@@ -208,6 +211,7 @@ def _trade(
         graph.start(clock.now())
         if on_started is not None:
             on_started(graph)
+        progress = SessionProgress(router, clock, out).start() if options.progress else None
         end = at(day, settings.market_close) + AFTER_CLOSE
         try:
             while clock.now() < end and not stop.wait(0.2):
@@ -218,6 +222,8 @@ def _trade(
                     router.tell(order_actor(option_type), StopEntries(time=clock.now()))
             trades = router.ask(PORTFOLIO, GetTrades(), timeout=30)
         finally:
+            if progress is not None:
+                progress.stop()
             graph.stop()
         open_positions = [t for t in trades if t.exit_price is None]
         out.write(render_sessions([(f"{day.isoformat()}  {plan.broker}", trades)]))

@@ -261,18 +261,14 @@ class RestApi:
     async def _modifyorder(self, d: dict[str, Any]) -> Reply:
         orderid = d["orderid"]
         try:
-            self.broker.order_status(orderid)
-            request = OrderRequest(
-                symbol=d["symbol"],
-                action=d["action"],
-                quantity=d["quantity"],
-                pricetype=d["pricetype"],
-                price=d["price"],
-                trigger_price=d["trigger_price"],
-                exchange=d["exchange"],
-                product=d["product"],
+            held = self.broker.order_status(orderid)
+            # as the real server: only quantity, price and trigger price are applied; a changed
+            # pricetype, action or product is ignored and still answered with a 200
+            placed = OrderRequest(
+                symbol=held.symbol, action=held.action, quantity=held.quantity, pricetype=held.pricetype,
+                price=held.price, trigger_price=held.trigger_price,
             )
-            self.broker.modify_order(orderid, request)
+            self.broker.modify_order(orderid, placed, d["quantity"], d["price"], d["trigger_price"])
         except NotFound:
             return error(404, f"Order {orderid} not found")
         except OrderNotCancellable as exc:

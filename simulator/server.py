@@ -73,6 +73,7 @@ from aiohttp import web
 from loguru import logger
 
 from broker.base import OrderSnapshot
+from broker.matching import FillModel
 from broker.simulated import SimulatedBroker
 from messages.base import IST
 from simulator.clock import PacedClock, SimClock
@@ -119,6 +120,8 @@ class SimulatorServer:
     period and ``auth_timeout`` (s) the WebSocket authentication deadline.
     ``paced`` makes the simulated clock wait for the clients that ask for it,
     in steps of ``step`` simulated seconds (module doc, "Paced playback").
+    ``fill_model`` is how orders fill (:mod:`broker.matching`): ``exchange``,
+    as replay does, or ``openalgo-sandbox``, as OpenAlgo's analyzer mode does.
 
     Attributes for tests and benchmarks: :attr:`clock`, :attr:`broker` (the
     :class:`SimulatedBroker` doing the matching), :attr:`faults`,
@@ -147,6 +150,7 @@ class SimulatorServer:
         auth_timeout: float = 15.0,
         paced: bool = False,
         step: float = PACED_STEP,
+        fill_model: FillModel = "exchange",
     ) -> None:
         if not api_key:
             raise ValueError("api_key must not be empty")
@@ -174,7 +178,10 @@ class SimulatorServer:
         tick = options[0].tick_size if options else 0.05
         if len({i.lot_size for i in options}) > 1:
             logger.warning("simulator: instruments have different lot sizes; the broker validates against {}", lot)
-        self.broker = SimulatedBroker(self.clock.now, lot_size=lot, tick_size=tick, symbols={i.symbol for i in options})
+        self.fill_model = fill_model
+        self.broker = SimulatedBroker(
+            self.clock.now, lot_size=lot, tick_size=tick, symbols={i.symbol for i in options}, fill_model=fill_model
+        )
         self.broker.set_listener(self._on_order_change)
 
         self.received: list[tuple[float, str, Any]] = []

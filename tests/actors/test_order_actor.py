@@ -43,9 +43,9 @@ class SpyBroker:
             raise OrderRejected(f"test broker refuses {request.action} {request.pricetype}")
         return self.inner.place_order(request)
 
-    def modify_order(self, orderid: str, request: OrderRequest) -> str:
+    def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
         self.calls.append(("modify", orderid))
-        return self.inner.modify_order(orderid, request)
+        return self.inner.modify_order(orderid, placed, quantity, price, trigger_price)
 
     def cancel_order(self, orderid: str) -> None:
         self.calls.append(("cancel", orderid))

@@ -165,6 +165,20 @@ def test_cancel_or_modify_of_complete_order_is_400_naming_the_status(server: Sim
     assert modify.status_code == 400 and "complete" in modify.json()["message"]
 
 
+def test_modify_applies_only_quantity_price_and_trigger_like_the_real_server(server: SimulatorServer) -> None:
+    """OpenAlgo v2.0.2.1: a changed pricetype, action or product is ignored, and still answered 200."""
+    below = round(ltp(server) - 20, 1)
+    orderid = place(server, action="BUY", pricetype="LIMIT", price=str(below)).json()["orderid"]
+    modify = post(
+        server, "modifyorder", strategy="raw", symbol=CE, exchange="NFO", orderid=orderid, action="SELL", product="NRML",
+        pricetype="SL", price=str(below - 1), quantity=str(2 * LOT), disclosed_quantity="0", trigger_price="0",
+    )
+    assert modify.status_code == 200
+    row = status_of(server, orderid)
+    assert (row["action"], row["price_type"], row["product"]) == ("BUY", "LIMIT", "MIS")
+    assert (float(row["price"]), int(row["quantity"])) == (below - 1, 2 * LOT)
+
+
 def test_broker_reject_is_400_with_its_message(server: SimulatorServer) -> None:
     reply = place(server, quantity="50")
     assert reply.status_code == 400 and "lot size" in reply.json()["message"]

@@ -105,7 +105,7 @@ class FakeBroker:
             raise TransportError("read timed out")
         return orderid
 
-    def modify_order(self, orderid: str, request: OrderRequest) -> str:
+    def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
         self._step("modify")
         self._row(orderid)
         return orderid
@@ -203,7 +203,7 @@ def test_retryable_errors_are_retried_three_times_two_seconds_apart(error: Calla
     errors = [error(), error(), error()]
     broker.scripts["modify"] = list(errors)
     with pytest.raises(type(errors[0])) as info:
-        gateway.modify_order("B9", ENTRY)
+        gateway.modify_order("B9", ENTRY, ENTRY.quantity, ENTRY.price, ENTRY.trigger_price)
     assert info.value is errors[2]  # the last error is the one raised
     assert broker.calls == ["modify"] * 3
     assert fake_time.sleeps == [2.0, 2.0]
@@ -226,7 +226,7 @@ def test_a_retryable_error_then_success_returns_the_result(error: Callable[[], B
     gateway, broker, fake_time = make()
     broker.add_row(ENTRY, NOW)
     broker.scripts["modify"] = [error(), error()]
-    assert gateway.modify_order("B1", ENTRY) == "B1"
+    assert gateway.modify_order("B1", ENTRY, ENTRY.quantity, ENTRY.price, ENTRY.trigger_price) == "B1"
     assert broker.calls == ["modify"] * 3
     assert fake_time.sleeps == [2.0, 2.0]
 
@@ -240,7 +240,7 @@ def test_rejects_auth_and_not_found_are_never_retried(error: Callable[[], Broker
     broker.scripts[method] = [raised]
     call = {
         "place": lambda: gateway.place_order(ENTRY),
-        "modify": lambda: gateway.modify_order("B1", ENTRY),
+        "modify": lambda: gateway.modify_order("B1", ENTRY, ENTRY.quantity, ENTRY.price, ENTRY.trigger_price),
         "cancel": lambda: gateway.cancel_order("B1"),
         "status": lambda: gateway.order_status("B1"),
     }[method]
@@ -269,7 +269,7 @@ def test_a_reject_after_a_retry_stops_the_retries() -> None:
     reject = OrderRejected("price out of band")
     broker.scripts["modify"] = [ServerError("500"), reject]
     with pytest.raises(OrderRejected) as info:
-        gateway.modify_order("B1", ENTRY)
+        gateway.modify_order("B1", ENTRY, ENTRY.quantity, ENTRY.price, ENTRY.trigger_price)
     assert info.value is reject
     assert broker.calls == ["modify", "modify"]
     assert fake_time.sleeps == [2.0]
@@ -460,7 +460,7 @@ def test_order_calls_are_spaced_by_the_throttle() -> None:
     gateway, broker, fake_time = make(per_second=8.0)
     gateway.place_order(ENTRY)
     gateway.place_order(ENTRY.model_copy(update={"symbol": PE}))
-    gateway.modify_order("B1", ENTRY)
+    gateway.modify_order("B1", ENTRY, ENTRY.quantity, ENTRY.price, ENTRY.trigger_price)
     gateway.cancel_order("B2")
     assert broker.calls == ["place", "place", "modify", "cancel"]
     assert broker.call_times == [1000.0, 1000.125, 1000.25, 1000.375]

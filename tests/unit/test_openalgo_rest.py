@@ -472,9 +472,8 @@ def test_place_order_success_without_orderid_is_an_unknown_outcome(server, clien
 
 def test_modify_order_sends_every_field_and_a_string_orderid(server, client):
     server.reply("modifyorder", MODIFY_OK)
-    new_terms = ENTRY.model_copy(update={"price": 120.0, "trigger_price": 123.0})
 
-    assert client.modify_order("240307000562466", new_terms) == "240307000562466"
+    assert client.modify_order("240307000562466", ENTRY, 75, 120.0, 123.0) == "240307000562466"
 
     body = server.only().json
     assert set(body) == {
@@ -494,6 +493,19 @@ def test_modify_order_sends_every_field_and_a_string_orderid(server, client):
     assert body["orderid"] == "240307000562466" and isinstance(body["orderid"], str)
     assert (body["price"], body["trigger_price"], body["quantity"]) == (120.0, 123.0, 75)
     assert (body["pricetype"], body["product"], body["exchange"], body["strategy"]) == ("SL", "MIS", "NFO", STRATEGY)
+
+
+def test_modify_order_can_only_change_quantity_price_and_trigger(server, client):
+    """OpenAlgo's modifyorder ignores a changed pricetype, action or product (with a 200): the
+    client cannot even ask for one; the other fields always go as the order was placed."""
+    server.reply("modifyorder", MODIFY_OK)
+    placed = ENTRY.model_copy(update={"action": "BUY", "pricetype": "LIMIT", "product": "NRML"})
+
+    client.modify_order("7", placed, 150, 101.0, 0.0)
+
+    body = server.only().json
+    assert (body["action"], body["pricetype"], body["product"], body["symbol"]) == ("BUY", "LIMIT", "NRML", ENTRY.symbol)
+    assert (body["quantity"], body["price"], body["trigger_price"]) == (150, 101.0, 0.0)
 
 
 def test_cancel_order_sends_apikey_strategy_and_orderid_only(server, client):
@@ -945,7 +957,7 @@ def test_modify_of_a_final_order_is_not_cancellable(server, client):
     server.reply("modifyorder", {"status": "error", "message": "Cannot modify order in cancelled status", "mode": "analyze"}, 400)
 
     with pytest.raises(OrderNotCancellable) as caught:
-        client.modify_order("25122300123456", ENTRY)
+        client.modify_order("25122300123456", ENTRY, ENTRY.quantity, ENTRY.price, ENTRY.trigger_price)
 
     assert caught.value.status == "cancelled"
 
@@ -1086,7 +1098,7 @@ def test_every_call_has_both_timeouts_and_uses_the_given_session(server):
         server.reply(endpoint, body)
 
     client.place_order(ENTRY)
-    client.modify_order("1", ENTRY)
+    client.modify_order("1", ENTRY, ENTRY.quantity, ENTRY.price, ENTRY.trigger_price)
     client.cancel_order("1")
     client.order_status("1")
     client.order_book()

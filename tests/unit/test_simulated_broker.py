@@ -38,6 +38,11 @@ class FakeClock:
         return self.time
 
 
+def modify(broker: SimulatedBroker, orderid: str, terms: OrderRequest) -> str:
+    """Modify ``orderid`` to the quantity, price and trigger price of ``terms``."""
+    return broker.modify_order(orderid, terms, terms.quantity, terms.price, terms.trigger_price)
+
+
 def make_broker() -> tuple[SimulatedBroker, FakeClock, list[OrderSnapshot]]:
     clock = FakeClock()
     broker = SimulatedBroker(clock, lot_size=LOT, tick_size=0.05, symbols={CE, PE})
@@ -189,7 +194,7 @@ def test_order_status_of_an_unknown_order_is_not_found() -> None:
     with pytest.raises(NotFound):
         broker.cancel_order("21061199999999")
     with pytest.raises(NotFound):
-        broker.modify_order("21061199999999", entry())
+        modify(broker, "21061199999999", entry())
 
 
 def test_order_status_reports_the_order() -> None:
@@ -212,7 +217,7 @@ def test_modify_changes_trigger_price_and_quantity() -> None:
     broker, clock, updates = make_broker()
     orderid = broker.place_order(entry(99.95))
     clock.advance(5)
-    assert broker.modify_order(orderid, entry(98.5, qty=150)) == orderid
+    assert modify(broker, orderid, entry(98.5, qty=150)) == orderid
     snap = broker.order_status(orderid)
     assert (snap.trigger_price, snap.price, snap.quantity, snap.status, snap.timestamp) == (98.5, 95.5, 150, "trigger pending", clock.time)
     assert trail(updates) == [(orderid, "trigger pending"), (orderid, "trigger pending")]
@@ -225,13 +230,15 @@ def test_modify_changes_trigger_price_and_quantity() -> None:
     assert broker.order_status(orderid).filled_quantity == 150
 
 
-def test_modify_cannot_change_symbol_or_action() -> None:
+def test_modify_changes_only_quantity_price_and_trigger() -> None:
     broker, _, _ = make_broker()
     orderid = broker.place_order(entry())
-    with pytest.raises(OrderRejected, match="symbol or action"):
-        broker.modify_order(orderid, req("SELL", "SL", price=96.95, trigger=99.95, symbol=PE))
-    with pytest.raises(OrderRejected, match="symbol or action"):
-        broker.modify_order(orderid, req("BUY", "SL", price=99.95, trigger=99.95))
+    # whatever the caller believes the order is, only the three terms change (as at OpenAlgo)
+    other = req("BUY", "LIMIT", price=97.0, symbol=PE)
+    broker.modify_order(orderid, other, LOT * 2, 96.0, 99.0)
+    snap = broker.order_status(orderid)
+    assert (snap.symbol, snap.action, snap.pricetype, snap.status) == (CE, "SELL", "SL", "trigger pending")
+    assert (snap.quantity, snap.price, snap.trigger_price) == (LOT * 2, 96.0, 99.0)
 
 
 def test_modify_is_validated_like_a_placement() -> None:
@@ -239,9 +246,9 @@ def test_modify_is_validated_like_a_placement() -> None:
     orderid = broker.place_order(entry(99.95))
     tick(broker, clock, 100.0)
     with pytest.raises(OrderRejected, match="lot size"):
-        broker.modify_order(orderid, entry(99.95, qty=80))
+        modify(broker, orderid, entry(99.95, qty=80))
     with pytest.raises(OrderRejected, match="lower than the last price"):
-        broker.modify_order(orderid, entry(100.0))
+        modify(broker, orderid, entry(100.0))
     snap = broker.order_status(orderid)
     assert (snap.trigger_price, snap.quantity) == (99.95, LOT)
 
@@ -252,7 +259,7 @@ def test_modify_of_a_triggered_sl_skips_the_trigger_check() -> None:
     tick(broker, clock, 95.0)  # triggered, rests as a limit
     assert broker.order_status(orderid).status == "open"
     # trigger 99.95 is above the last price 95.0: fine for an order that already triggered
-    broker.modify_order(orderid, req("SELL", "SL", price=94.0, trigger=99.95))
+    modify(broker, orderid, req("SELL", "SL", price=94.0, trigger=99.95))
     assert broker.order_status(orderid).status == "open"
     tick(broker, clock, 93.95)  # below the new limit: still resting
     assert broker.order_status(orderid).status == "open"
@@ -273,7 +280,7 @@ def test_modify_and_cancel_of_a_final_order_raise_not_cancellable_with_its_statu
     with pytest.raises(OrderNotCancellable) as cancel_info:
         broker.cancel_order(orderid)
     with pytest.raises(OrderNotCancellable) as modify_info:
-        broker.modify_order(orderid, entry(98.0))
+        modify(broker, orderid, entry(98.0))
     assert cancel_info.value.status == final
     assert modify_info.value.status == final
     assert isinstance(cancel_info.value, OrderRejected)
@@ -453,7 +460,7 @@ def test_errors_are_broker_errors() -> None:
         broker.order_status("x")
 
 
-# --- modify of a resting or re-typed order ------------------------------------------
+# --- modify of a resting order ------------------------------------------
 
 
 def test_a_modified_resting_limit_meets_the_market_afresh() -> None:
@@ -461,18 +468,9 @@ def test_a_modified_resting_limit_meets_the_market_afresh() -> None:
     tick(broker, clock, 100.0)
     orderid = broker.place_order(req("SELL", "LIMIT", price=105.0))
     tick(broker, clock, 101.0)  # not marketable: the order rests at 105
-    broker.modify_order(orderid, req("SELL", "LIMIT", price=100.0))
+    modify(broker, orderid, req("SELL", "LIMIT", price=100.0))
     tick(broker, clock, 102.0)  # marketable on the first trade after the modify
     status = broker.order_status(orderid)
     assert (status.status, status.average_price) == ("complete", 102.0)
 
 
-def test_modify_from_sl_to_limit_and_back_sets_the_status_of_the_new_type() -> None:
-    broker, clock, _ = make_broker()
-    tick(broker, clock, 100.0)
-    orderid = broker.place_order(entry(trigger=99.95))
-    assert broker.order_status(orderid).status == "trigger pending"
-    broker.modify_order(orderid, req("SELL", "LIMIT", price=101.0))
-    assert broker.order_status(orderid).status == "open"
-    broker.modify_order(orderid, entry(trigger=98.95))
-    assert broker.order_status(orderid).status == "trigger pending"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from loguru import logger
+from tenacity import Retrying, RetryCallState, retry_if_exception, stop_after_delay, wait_fixed
 
 from broker.base import AuthError, BrokerError, TransportError
 from config.settings import Settings
@@ -18,6 +19,13 @@ from live.universe import (
     parse_expiry,
     universe,
 )
+
+
+#: Seconds start-up keeps asking ``ping`` of a server that does not answer: the real server accepts
+#: connections about 30 s before its app answers (openalgo.md, what the real server does).
+PING_PATIENCE = 60.0
+#: Seconds between those pings.
+PING_RETRY_DELAY = 3.0
 
 
 class PreflightError(RuntimeError):
@@ -59,21 +67,25 @@ def preflight(
     expiry: str | None = None,
     atm: int | None = None,
     switch_to_analyzer: bool = False,
+    ping_patience: float = PING_PATIENCE,
 ) -> SessionPlan:
     """ping → analyzer → funds → expiry → ATM → lot size → symbols → nothing left over.
 
-    Raises :class:`PreflightError` when the server is unreachable, the key is
+    A ``ping`` that gets no answer (transport error, 5xx, 429) is asked again
+    every :data:`PING_RETRY_DELAY` s for up to ``ping_patience`` s, with a
+    warning each time. Raises :class:`PreflightError` when the server is
+    still unreachable then, the key is
     refused, ``PAPER_TRADING`` is on but the server trades live (unless
     ``switch_to_analyzer``), the universe cannot be determined, or the
     broker holds working orders or open positions in the day's option series.
     """
     host = settings.openalgo_host
     try:
-        broker = client.ping().broker
+        broker = _ping(client, host, ping_patience)
     except AuthError as exc:
         raise PreflightError(f"OpenAlgo at {host} refused the API key or the broker is not logged in: {exc}") from None
     except TransportError as exc:
-        raise PreflightError(f"OpenAlgo is not reachable at {host}: {exc}") from None
+        raise PreflightError(f"OpenAlgo is not reachable at {host} (asked for {ping_patience:g} s): {exc}") from None
     except BrokerError as exc:
         raise PreflightError(f"OpenAlgo ping failed: {exc}") from None
 
@@ -141,6 +153,28 @@ def _nothing_left_over(client, settings: Settings, series: str) -> None:  # noqa
             + "; ".join(working + held)
             + ". This program does not take them over: cancel or close them in OpenAlgo, then start again."
         )
+
+
+def _ping(client, host: str, patience: float) -> str:  # noqa: ANN001
+    """The broker name from ``ping``, asked until it answers or ``patience`` seconds have passed."""
+
+    def progress(state: RetryCallState) -> None:
+        left = max(0.0, patience - (state.seconds_since_start or 0.0))
+        logger.warning(
+            "OpenAlgo at {} is not answering yet ({}); asking again for up to {:.0f} s",
+            host,
+            state.outcome.exception() if state.outcome else "no answer",
+            left,
+        )
+
+    retrying = Retrying(
+        stop=stop_after_delay(patience),
+        wait=wait_fixed(min(PING_RETRY_DELAY, patience)),
+        retry=retry_if_exception(lambda exc: isinstance(exc, BrokerError) and exc.retryable),
+        before_sleep=progress,
+        reraise=True,
+    )
+    return retrying(lambda: client.ping().broker)
 
 
 def _analyze_mode(client, settings: Settings, switch: bool) -> bool:  # noqa: ANN001

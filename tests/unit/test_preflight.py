@@ -6,6 +6,7 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
+from loguru import logger
 
 from broker.base import AuthError, OrderSnapshot, PositionRow, ServerError, TransportError
 from config.settings import Settings
@@ -97,7 +98,45 @@ def test_an_unreachable_server_or_a_refused_key_stops_the_start(error: Exception
     client = FakeClient()
     client.ping_error = error
     with pytest.raises(PreflightError, match=says):
-        preflight(client, settings(), TODAY)
+        preflight(client, settings(), TODAY, ping_patience=0.2)
+
+
+def test_a_server_that_answers_late_is_waited_for_with_progress_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real server accepts connections ~30 s before its app answers: ping is asked again."""
+    monkeypatch.setattr("live.preflight.PING_RETRY_DELAY", 0.01)
+    client = FakeClient()
+    answers = [TransportError("read timed out"), ServerError("HTTP 502"), None]
+
+    def ping() -> SimpleNamespace:
+        error = answers.pop(0)
+        if error is not None:
+            raise error
+        return SimpleNamespace(broker="latebroker")
+
+    client.ping = ping  # type: ignore[method-assign]
+    seen: list[str] = []
+    sink = logger.add(lambda message: seen.append(str(message)), level="WARNING")
+    try:
+        plan = preflight(client, settings(), TODAY, ping_patience=30)
+    finally:
+        logger.remove(sink)
+    assert plan.broker == "latebroker" and answers == []
+    assert len([m for m in seen if "not answering yet" in m]) == 2
+    assert "read timed out" in seen[0] and "asking again for up to" in seen[0]
+
+
+def test_a_refused_key_is_not_asked_again() -> None:
+    client = FakeClient()
+    calls = []
+
+    def ping() -> SimpleNamespace:
+        calls.append(1)
+        raise AuthError("Invalid openalgo apikey")
+
+    client.ping = ping  # type: ignore[method-assign]
+    with pytest.raises(PreflightError, match="refused the API key"):
+        preflight(client, settings(), TODAY, ping_patience=30)
+    assert calls == [1]
 
 
 def test_paper_trading_refuses_a_live_mode_server() -> None:

@@ -1,7 +1,9 @@
-"""Contract: the official openalgo SDK (1.0.47) trades and streams against the simulator.
+"""Contract: the official openalgo SDK trades and streams against the simulator.
 
 If the SDK can drive it, the simulator speaks the same REST shapes and
-WebSocket protocol as a real OpenAlgo server.
+WebSocket protocol as a real OpenAlgo server. The SDK is a test dependency
+pinned per Python version in ``setup.cfg`` (1.0.47 on 3.11-3.13); where no
+release installs, these tests are skipped with that reason.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from datetime import time as dtime
 
 import pytest
 import requests
-from openalgo import api
+
+api = pytest.importorskip(
+    "openalgo", reason="the official openalgo SDK is not installed for this Python (setup.cfg pins it by version)"
+).api
 
 from simulator.server import SimulatorServer
 from tests.contract.small_market import CE, INDEX, LOT, build_market

@@ -13,6 +13,8 @@ from broker.feed_parse import (
     Malformed,
     OrdersAck,
     OrderUpdateReceived,
+    PaceAck,
+    SimClockStep,
     SubscribeAck,
     TickReceived,
     Unexpected,
@@ -312,3 +314,23 @@ def test_the_answer_to_subscribe_orders_is_an_orders_ack() -> None:
     assert ok == OrdersAck(True, "Subscribed to order updates")
     refused = parse({"type": "subscribe_orders", "status": "error", "message": "not supported"})
     assert refused == OrdersAck(False, "not supported")
+
+
+def test_a_paced_simulators_clock_step_and_pace_answer() -> None:
+    step = parse({"type": "sim_clock", "time": "2025-12-23T10:00:00.500000+05:30", "seq": 7})
+    assert step == SimClockStep(datetime(2025, 12, 23, 10, 0, 0, 500000, tzinfo=IST), 7)
+    assert parse({"type": "sim_pace", "status": "success", "message": "ok"}) == PaceAck(True, "ok")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "sim_clock", "time": "2025-12-23T10:00:00+05:30"},
+        {"type": "sim_clock", "time": "2025-12-23T10:00:00+05:30", "seq": "7"},
+        {"type": "sim_clock", "time": "2025-12-23T10:00:00+05:30", "seq": True},
+        {"type": "sim_clock", "seq": 1},
+        {"type": "sim_clock", "time": "soon", "seq": 1},
+    ],
+)
+def test_a_bad_clock_step_is_malformed(frame: dict[str, object]) -> None:
+    assert isinstance(parse(frame), Malformed)

@@ -224,7 +224,7 @@ def _line(name: str, samples: list[float]) -> str:
     if not samples:
         return f"{name:<34} no samples"
     ms = sorted(s * 1000 for s in samples)
-    p99 = ms[min(len(ms) - 1, int(round(0.99 * (len(ms) - 1))))]
+    p99 = statistics.quantiles(ms, n=100, method="inclusive")[98] if len(ms) > 1 else ms[0]
     return f"{name:<34} p50 {statistics.median(ms):8.2f} ms  p99 {p99:8.2f} ms  max {ms[-1]:8.2f} ms  (n={len(ms)})"
 
 

@@ -21,9 +21,10 @@ step of the clock ends with ``{"type": "sim_clock", "time": ISO 8601,
 "seq": n}`` after that step's frames, and the next step begins only when the
 client has answered ``{"action": "sim_ack", "seq": n}`` (:meth:`WsHub.sync`).
 
-Protocol pings go out every ``heartbeat`` s; a client that has not answered
-the previous ping when the next one is due is dropped, and so is one whose
-send queue grows past :data:`MAX_CLIENT_QUEUE` frames (a slow consumer).
+Protocol pings go out every ``heartbeat`` s (aiohttp's heartbeat, which also
+answers the client's pings); a client that does not answer one within half
+that is dropped without a close frame, and so is one whose send queue grows
+past :data:`MAX_CLIENT_QUEUE` frames (a slow consumer).
 Faults: ``ws_drop`` drops every connection without a close frame
 (:meth:`WsHub.drop_all`); while ``ws_mute`` is on, market frames are
 swallowed but replies and order updates still go out.
@@ -67,7 +68,6 @@ class WsClient:
     authenticated: bool = False
     orders: bool = False
     subs: dict[tuple[str, str], set[int]] = field(default_factory=dict)
-    ping_outstanding: bool = False
     tasks: list[asyncio.Task] = field(default_factory=list)
     closed: bool = False
     #: the simulated clock waits for this client (``sim_pace``)
@@ -284,13 +284,12 @@ class WsHub:
     # --- one connection ----------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """Serve one connection until it closes (aiohttp handler for every path)."""
-        ws = web.WebSocketResponse(autoping=False, timeout=2.0, max_msg_size=1 << 20)
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, timeout=2.0, max_msg_size=1 << 20)
         await ws.prepare(request)
         client = WsClient(ws=ws, transport=request.transport)
         self.clients.add(client)
         client.tasks = [
             asyncio.create_task(self._writer(client)),
-            asyncio.create_task(self._heartbeat(client)),
             asyncio.create_task(self._auth_deadline(client)),
         ]
         try:
@@ -298,13 +297,11 @@ class WsHub:
                 msg = await ws.receive()
                 if msg.type == WSMsgType.TEXT:
                     self._on_message(client, msg.data)
-                elif msg.type == WSMsgType.PING:
-                    await ws.pong(msg.data)
-                elif msg.type == WSMsgType.PONG:
-                    client.ping_outstanding = False
                 elif msg.type == WSMsgType.BINARY:
                     self._send_error(client, "INVALID_JSON", "Invalid JSON message")
-                else:  # CLOSE, CLOSING, CLOSED, ERROR
+                else:  # CLOSE, CLOSING, CLOSED, ERROR (a ping not answered in time)
+                    if isinstance(ws.exception(), asyncio.TimeoutError):
+                        logger.info("simulator: WebSocket client did not answer a ping; dropping it ({})", ws.exception())
                     break
         except (ConnectionError, RuntimeError):
             pass
@@ -327,19 +324,6 @@ class WsHub:
                 if market and self.faults.ws_muted():
                     continue
                 await client.ws.send_str(frame)
-        except (ConnectionError, RuntimeError):
-            client.abort()
-
-    async def _heartbeat(self, client: WsClient) -> None:
-        try:
-            while True:
-                await asyncio.sleep(self.heartbeat)
-                if client.ping_outstanding:
-                    logger.info("simulator: WebSocket client did not answer a ping within {} s; dropping it", self.heartbeat)
-                    client.abort()
-                    return
-                client.ping_outstanding = True
-                await client.ws.ping()
         except (ConnectionError, RuntimeError):
             client.abort()
 

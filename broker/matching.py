@@ -185,40 +185,45 @@ class MatchingEngine:
 
     @staticmethod
     def _match(order: SimOrder, price: float) -> float | None:
-        """The fill price of ``order`` on a trade at ``price``, or None (may trigger it)."""
-        sell = order.action == "SELL"
+        """The exchange model's fill price of ``order`` on a trade at ``price``, or None (may trigger it)."""
         kind = order.pricetype
         if kind == "MARKET":
             return price
         if order.status == "trigger pending":
-            crossed = price <= order.trigger_price if sell else price >= order.trigger_price
-            if not crossed:
+            if not _triggered(order, price):
                 return None
             if kind == "SL-M":
                 return price
             order.status = "open"
-        marketable = price >= order.price if sell else price <= order.price
-        if not marketable:
+        if not _limit_met(order, price):
             return None
         return order.price if order.resting else price
 
     @staticmethod
     def _match_sandbox(order: SimOrder, price: float) -> float | None:
         """The sandbox model's fill price of ``order`` on a trade at ``price``, or None (may trigger it)."""
-        buy = order.action == "BUY"
         kind = order.pricetype
         if kind == "MARKET":
             return price
         if kind == "LIMIT":
-            if not (price <= order.price if buy else price >= order.price):
+            if not _limit_met(order, price):
                 return None
-            return price if not order.resting else order.price
-        triggered = price >= order.trigger_price if buy else price <= order.trigger_price
-        if not triggered:
+            return order.price if order.resting else price
+        if not _triggered(order, price):
             return None
         if kind == "SL-M":
             return price
-        if not (price <= order.price if buy else price >= order.price):
+        if not _limit_met(order, price):
             order.status = "open"  # triggered, its limit not met: rests open, checks both again on every tick
             return None
         return price
+
+
+def _triggered(order: SimOrder, price: float) -> bool:
+    """A trade at ``price`` reaches the stop's trigger (BUY at or above it, SELL at or below)."""
+    return price >= order.trigger_price if order.action == "BUY" else price <= order.trigger_price
+
+
+def _limit_met(order: SimOrder, price: float) -> bool:
+    """A trade at ``price`` is within the limit (BUY at or below it, SELL at or above)."""
+    return price <= order.price if order.action == "BUY" else price >= order.price

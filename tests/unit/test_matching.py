@@ -452,3 +452,72 @@ def test_snapshot_is_the_broker_view_of_the_order() -> None:
         average_price=99.0,
         timestamp=t(7),
     )
+
+
+# --- the openalgo-sandbox fill model ------------------------------------------------------------
+
+
+def sandbox(last: float | None = None) -> MatchingEngine:
+    engine = MatchingEngine("openalgo-sandbox", tick_size=0.05)
+    if last is not None:
+        engine.on_tick(SYM, last, T0)
+    return engine
+
+
+def place(engine: MatchingEngine, o: SimOrder) -> list[tuple[str, int, float]]:
+    engine.add(o)
+    return fills_of(engine.fill_at_placement(o))
+
+
+def test_an_unknown_fill_model_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown fill model 'ideal'"):
+        MatchingEngine("ideal")  # type: ignore[arg-type]
+
+
+def test_the_exchange_model_never_fills_at_placement() -> None:
+    engine = engine_with()
+    engine.on_tick(SYM, 100.0, T0)
+    assert place(engine, order("m", "BUY", "MARKET")) == []
+
+
+@pytest.mark.parametrize(("action", "price"), [("BUY", 100.05), ("SELL", 99.95)])
+def test_sandbox_market_fills_at_once_at_the_ask_or_bid(action: str, price: float) -> None:
+    assert place(sandbox(last=100.0), order("m", action, "MARKET")) == [("m", 75, price)]
+
+
+def test_sandbox_market_without_a_last_price_fills_at_the_next_trade() -> None:
+    engine = sandbox()
+    assert place(engine, order("m", "BUY", "MARKET")) == []
+    assert fills_of(engine.on_tick(SYM, 101.0, t(1))[1]) == [("m", 75, 101.0)]
+
+
+def test_sandbox_limit_fills_at_the_last_price_when_marketable_at_placement_else_at_its_limit() -> None:
+    engine = sandbox(last=100.0)
+    assert place(engine, order("now", "BUY", "LIMIT", price=101.0)) == [("now", 75, 100.0)]
+    assert place(engine, order("rest", "BUY", "LIMIT", price=99.0)) == []
+    assert engine.on_tick(SYM, 99.5, t(1))[1] == []
+    assert fills_of(engine.on_tick(SYM, 98.0, t(2))[1]) == [("rest", 75, 99.0)]
+
+
+def test_sandbox_triggered_sl_fills_at_the_last_price_not_its_limit() -> None:
+    engine = sandbox(last=100.0)
+    assert place(engine, order("sl", "SELL", "SL", price=96.0, trigger=99.0)) == []
+    assert fills_of(engine.on_tick(SYM, 98.5, t(1))[1]) == [("sl", 75, 98.5)]
+
+
+def test_sandbox_sl_triggered_past_its_limit_rests_open_and_fills_when_trigger_and_limit_both_hold() -> None:
+    engine = sandbox(last=100.0)
+    o = order("sl", "SELL", "SL", price=96.0, trigger=99.0)
+    place(engine, o)
+    changed, fills = engine.on_tick(SYM, 95.0, t(1))  # triggered, below the limit: no fill
+    assert (ids(changed), fills, o.status) == (["sl"], [], "open")
+    assert engine.on_tick(SYM, 99.5, t(2))[1] == []  # above the trigger again: no fill (the exchange would)
+    assert fills_of(engine.on_tick(SYM, 97.0, t(3))[1]) == [("sl", 75, 97.0)]
+
+
+def test_sandbox_fills_a_buy_stop_already_crossed_at_once_at_the_last_price() -> None:
+    engine = sandbox(last=100.0)  # each BUY stop below has its trigger 95 under the last price 100
+    assert place(engine, order("slm", "BUY", "SL-M", trigger=95.0)) == [("slm", 75, 100.0)]
+    assert place(engine, order("sl", "BUY", "SL", price=103.0, trigger=95.0)) == [("sl", 75, 100.0)]
+    inverted = order("low", "BUY", "SL", price=98.0, trigger=95.0)  # triggered, but 100 is above its limit
+    assert place(engine, inverted) == [] and inverted.status == "open"

@@ -474,3 +474,26 @@ def test_a_modified_resting_limit_meets_the_market_afresh() -> None:
     assert (status.status, status.average_price) == ("complete", 102.0)
 
 
+
+
+# --- the openalgo-sandbox fill model -------------------------------------------------------------
+
+
+def test_the_sandbox_accepts_a_crossed_stop_and_fills_it_at_once_where_the_exchange_model_refuses_it() -> None:
+    exchange, clock, _ = make_broker()
+    tick(exchange, clock, 100.0)
+    with pytest.raises(OrderRejected, match="higher than the last price"):
+        exchange.place_order(req("BUY", "SL", price=99.0, trigger=96.0))
+
+    clock = FakeClock()
+    broker = SimulatedBroker(clock, lot_size=LOT, tick_size=0.05, symbols={CE, PE}, fill_model="openalgo-sandbox")
+    updates: list[OrderSnapshot] = []
+    broker.set_listener(updates.append)
+    tick(broker, clock, 100.0)
+    orderid = broker.place_order(req("BUY", "SL", price=101.0, trigger=96.0))
+    assert trail(updates) == [(orderid, "trigger pending"), (orderid, "complete")]
+    assert broker.order_status(orderid).average_price == 100.0
+    assert broker.position_book()[0].quantity == LOT
+    market = broker.place_order(req("SELL", "MARKET"))
+    assert broker.order_status(market).average_price == 99.95  # at once, at the bid
+    assert broker.position_book()[0].quantity == 0

@@ -260,6 +260,8 @@ class RestApi:
 
     async def _modifyorder(self, d: dict[str, Any]) -> Reply:
         orderid = d["orderid"]
+        if d["quantity"] != int(d["quantity"]):  # a body naming CRYPTO passes the schema; our orders are NFO
+            return error(400, f"Fractional quantity ({d['quantity']}) is not allowed for non-crypto exchanges.")
         try:
             held = self.broker.order_status(orderid)
             # as the real server: only quantity, price and trigger price are applied; a changed

@@ -97,6 +97,7 @@ def test_the_demo_shows_its_clock_fill_model_and_trades_as_they_happen(idle: Dem
     assert idle.output.index(entered[0]) < idle.output.index("== ")  # shown while it ran, before the table
 
 
+@pytest.mark.slow
 def test_the_demo_makes_the_same_session_beside_two_cpu_hogs(idle: DemoRun, tmp_path: Path, two_cpu_hogs: None) -> None:
     loaded = run_demo(tmp_path, "loaded")
     assert trade_table(loaded.output) == trade_table(idle.output)

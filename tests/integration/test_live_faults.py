@@ -21,7 +21,7 @@ from simulator.server import SimulatorServer
 from tests.integration.live_rig import API_KEY, LiveRun, LiveSession, entries
 from tests.paths import DATA_DIR, DAY_0611
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SIM_START, END = time(9, 14, 30), time(9, 50)
 SPEED = 150.0

@@ -152,8 +152,9 @@ class MarketFeed:
     ``simulator.server``): each connection asks the simulator to pace its
     clock to this client (``sim_pace``), and each ``sim_clock`` step is
     passed on with ``ack``, a callable that acknowledges it (from any
-    thread; a no-op once that connection is gone). While a step is not
-    acknowledged the connection does not count as mute: the server waits.
+    thread; a no-op once that connection is gone). The time a step waits for
+    its acknowledgement does not count toward ``mute_seconds``: the server is
+    waiting for us then, not silent.
 
     Raises ValueError for an empty ``instruments`` or nonsensical settings.
     """
@@ -347,7 +348,7 @@ class MarketFeed:
         """Close a connection stuck in the handshake or mute in market hours."""
         with self._lock:
             conn = self._conn
-        if conn is None or conn.close_reason is not None or conn.ack_owed:
+        if conn is None or conn.close_reason is not None or conn.owed_since is not None:
             return
         now = time.monotonic()
         if conn.live_since is None:
@@ -360,10 +361,10 @@ class MarketFeed:
             self._log("in_market_hours", "ERROR", "OpenAlgo feed: in_market_hours raised {!r}", exc, exc=exc)
             open_market = True
         if not open_market:
-            conn.quiet_since = now
+            conn.quiet_since, conn.waited = now, 0.0
             return
         last = max(t for t in (conn.live_since, conn.last_tick, conn.quiet_since) if t is not None)
-        if now - last > self._mute_seconds:
+        if now - last - conn.waited > self._mute_seconds:
             conn.kill(f"mute: no tick for {now - last:.1f}s in market hours")
 
 
@@ -382,8 +383,10 @@ class _Connection:
         self.number: int | None = None  # connection number once live
         self.ticked = False
         self.close_reason: str | None = None
-        #: a paced session's ``sim_clock`` step is not acknowledged yet (the server is waiting for us)
-        self.ack_owed = False
+        #: monotonic time since when a paced session's ``sim_clock`` step waits for our acknowledgement
+        self.owed_since: float | None = None
+        #: seconds such steps waited since the last tick (not silence of the server's)
+        self.waited = 0.0
         self._lock = threading.Lock()
 
     def set_reason(self, reason: str) -> None:
@@ -434,14 +437,14 @@ class _Connection:
         match event:
             case TickReceived(tick=tick):
                 now = time.monotonic()
-                self.last_tick, self.ticked = now, True
+                self.last_tick, self.ticked, self.waited = now, True, 0.0
                 feed._count(ticks=1, last_tick_monotonic=now)
                 feed._call("on_tick", feed._on_tick, tick)
             case OrderUpdateReceived(update=update):
                 feed._count(order_updates=1)
                 feed._call("on_order_update", feed._on_order_update, update)
             case SimClockStep(time=moment, seq=seq) if feed._on_sim_clock is not None:
-                self.ack_owed = True
+                self.owed_since = time.monotonic()
                 feed._call("on_sim_clock", feed._on_sim_clock, moment, lambda: self.acknowledge(app, seq))
             case PaceAck(ok=ok, message=message) if feed._on_sim_clock is not None:
                 if ok:
@@ -481,8 +484,9 @@ class _Connection:
         """Acknowledge a paced session's clock step ``seq`` (any thread; nothing once closed)."""
         if self.close_reason is not None:
             return
-        self.quiet_since = time.monotonic()
-        self.ack_owed = False
+        if self.owed_since is not None:
+            self.waited += time.monotonic() - self.owed_since
+            self.owed_since = None
         try:
             app.send(json.dumps({"action": "sim_ack", "seq": seq}))
         except Exception as exc:  # noqa: BLE001 - the connection is going; the reader notices

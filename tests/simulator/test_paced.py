@@ -173,3 +173,27 @@ def test_the_paced_clock_keeps_to_its_speed_when_the_client_keeps_up() -> None:
         server.stop()
     steps = 4 * server.step / timedelta(seconds=1)
     assert arrivals[4] - arrivals[0] >= steps / 20 - MIN_SLEEP * 4
+
+
+def test_waiting_for_our_acknowledgement_is_not_silence_but_a_mute_paced_feed_is_replaced(paced: SimulatorServer) -> None:
+    steps: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+    feed = MarketFeed(
+        paced.ws_url, KEY, [(CE, "NFO")], on_tick=lambda tick: None, mute_seconds=0.3,
+        on_sim_clock=lambda moment, ack: steps.put(ack),
+    )
+    feed.start()
+    try:
+        held = steps.get(timeout=10)
+        # we keep the server waiting three times longer than the mute limit: not mute
+        with pytest.raises(AssertionError):
+            wait_for(lambda: feed.stats.reconnects, timeout=1.0, what="a reconnect")
+        held()
+        paced.faults.ws_mute(30.0)  # steps go on, ticks are swallowed: mute, replaced
+        while not feed.stats.reconnects:
+            try:
+                steps.get(timeout=5)()
+            except queue.Empty:
+                break
+        assert feed.stats.reconnects >= 1
+    finally:
+        feed.stop()

@@ -188,9 +188,6 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(f"fill model: {args.fill_model} ({FILL_MODEL_NOTES[args.fill_model]})", flush=True)
     stop = _stop_on_signals()
-    if args.end < settings.market_close:
-        # a window that ends before the close ends the session there
-        threading.Thread(target=lambda: server.done.wait() and stop.set(), name="demo-window", daemon=True).start()
     try:
         with tempfile.TemporaryDirectory(prefix="demo-journal-") as tmp:
             demo_settings = settings.model_copy(
@@ -203,7 +200,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
                 }
             )
             options = LiveOptions(sim_clock=True, events=args.events, progress=True)
-            return run_live(demo_settings, options, stop)
+            return run_live(demo_settings, options, stop)  # it ends where the paced simulator's clock stops
     finally:
         server.stop()
 

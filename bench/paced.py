@@ -52,8 +52,7 @@ def main() -> None:
     market = synthetic_market(args.seed, day=DEMO_DAY, lot_size=65)
     key = secrets.token_hex(8)
     server = SimulatorServer(market, api_key=key, speed=1e6, start=args.start, end=args.end, paced=True).start()
-    stop = threading.Event()
-    threading.Thread(target=lambda: server.done.wait() and stop.set(), daemon=True).start()
+    stop = threading.Event()  # never set: the session ends where the paced clock stops, at --end
     out = io.StringIO()
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -62,23 +62,26 @@ class LiveOptions:
     progress: bool = False
 
 
-def make_clock(router: Router, settings: Settings, sim_clock: bool) -> Clock:
-    """The wall clock, or (``sim_clock``) the simulator's clock read from its ``/sim/clock``.
+def make_clock(router: Router, settings: Settings, sim_clock: bool) -> tuple[Clock, datetime | None]:
+    """The wall clock, or (``sim_clock``) the simulator's clock read from its ``/sim/clock``; and the
+    time that clock stops at, if it does.
 
     Against a paced simulator that is a :class:`SteppedClock` moved by the
-    simulator's steps (see :mod:`live.pacing`), else a :class:`ScaledClock`
-    running at the simulator's speed. Raises ``requests.RequestException``,
-    ``KeyError`` or ``ValueError`` when ``/sim/clock`` cannot be read.
+    simulator's steps (see :mod:`live.pacing`), which stops at the
+    simulator's session end; else a :class:`ScaledClock` running at the
+    simulator's speed. Raises ``requests.RequestException``, ``KeyError`` or
+    ``ValueError`` when ``/sim/clock`` cannot be read.
     """
     if not sim_clock:
-        return WallClock(router)
+        return WallClock(router), None
     reply = requests.get(f"{settings.openalgo_host}/sim/clock", timeout=5)
     reply.raise_for_status()
     body = reply.json()
     start, speed = datetime.fromisoformat(body["sim_time"]), float(body["speed"])
     if body.get("paced"):
-        return SteppedClock(router, router.inflight, start, quiet_timeout=QUIET_TIMEOUT, speed=speed)
-    return ScaledClock(router, start, speed)
+        clock = SteppedClock(router, router.inflight, start, quiet_timeout=QUIET_TIMEOUT, speed=speed)
+        return clock, datetime.fromisoformat(body["end"])
+    return ScaledClock(router, start, speed), None
 
 
 def market_closed_reason(now: datetime, settings: Settings) -> str:
@@ -111,7 +114,7 @@ def run_live(
     inflight = InFlight()
     router = Router(inflight)
     try:
-        clock = make_clock(router, settings, options.sim_clock)
+        clock, clock_stops = make_clock(router, settings, options.sim_clock)
     except (requests.RequestException, KeyError, ValueError) as exc:
         print(f"error: cannot read the simulator clock at {settings.openalgo_host}/sim/clock: {exc}", file=sys.stderr)
         return 2
@@ -128,7 +131,7 @@ def run_live(
             return 2
         settings = settings.model_copy(update={"lot_size": plan.lot_size})
         print("\n".join(plan.lines()), file=out, flush=True)
-        return _trade(settings, options, plan, client, clock, router, stop, out, on_started)
+        return _trade(settings, options, plan, client, clock, clock_stops, router, stop, out, on_started)
     finally:
         clock.stop()
 
@@ -139,6 +142,7 @@ def _trade(
     plan: SessionPlan,
     client: OpenAlgoClient,
     clock: Clock,
+    clock_stops: datetime | None,
     router: Router,
     stop: threading.Event,
     out: TextIO,
@@ -212,12 +216,15 @@ def _trade(
         if on_started is not None:
             on_started(graph)
         progress = SessionProgress(router, clock, out).start() if options.progress else None
-        end = at(day, settings.market_close) + AFTER_CLOSE
+        close = at(day, settings.market_close)
+        # a paced simulator's clock stops at its session's end: the session ends there
+        end = min(close + AFTER_CLOSE, clock_stops) if clock_stops is not None else close + AFTER_CLOSE
         try:
             while clock.now() < end and not stop.wait(0.2):
                 pass
-            if stop.is_set():
-                logger.warning("stopping before the close: working entries are cancelled, stops stay at the broker")
+            if stop.is_set() or clock.now() < close:
+                why = "stopping" if stop.is_set() else f"the simulator's session ended at {clock.now():%H:%M:%S}"
+                logger.warning("{} before the close: working entries are cancelled, stops stay at the broker", why)
                 for option_type in ("CE", "PE"):
                     router.tell(order_actor(option_type), StopEntries(time=clock.now()))
             trades = router.ask(PORTFOLIO, GetTrades(), timeout=30)

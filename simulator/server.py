@@ -30,12 +30,14 @@ Market playback
 Paced playback (``paced=True``; the demo)
     A WebSocket client that sends ``{"action": "sim_pace"}`` sets the pace
     (:class:`~simulator.clock.PacedClock`): simulated time starts when the
-    first paced client has joined, stands still while none is connected, and
-    moves in steps of ``step`` simulated seconds (on past ``end`` too), never
-    faster than ``speed``. A step applies the ticks of its interval (matching,
-    quotes, frames), then ends with a ``sim_clock`` frame for the next step's
-    time, which every paced client must acknowledge
+    first paced client has joined and moves in steps of ``step`` simulated
+    seconds, never faster than ``speed``, up to ``end``, where it stops (the
+    session is over). A step moves the clock to its end, applies the ticks
+    of its interval (matching, quotes, frames), then sends a ``sim_clock``
+    frame with its time, which every paced client must acknowledge
     (:meth:`~simulator.websocket.WsHub.sync`) before the next step begins.
+    While no paced client is connected (it left, or is reconnecting) the
+    clock runs on at ``speed``, as a market does.
     So whatever the machine's speed or load, a paced client sees every tick,
     and everything it does in reaction to the ticks of one step reaches the
     server before the next step is matched: the same client makes the same
@@ -429,29 +431,23 @@ class SimulatorServer:
             await self.clock.sleep_until(target)
 
     async def _paced_playback(self) -> None:
-        """Step the :class:`PacedClock` by :attr:`step`, each step acknowledged by every paced client."""
+        """Step the :class:`PacedClock` by :attr:`step` to ``end``, each step acknowledged by every paced client."""
+        await self._ws.wait_for_paced()
+        self.clock.restart()
         ticks = self.market.ticks
         n = len(ticks)
-        while True:
-            if not any(c.paced for c in self._ws.clients):
-                await self._ws.wait_for_paced()
-                self.clock.restart()
-            now = self.clock.now()
-            limit = min(now, self.end_time)
-            while self._tick_index < n and ticks[self._tick_index].time <= limit:
+        while self.clock.now() < self.end_time:
+            step = min(self.clock.now() + self.step, self.end_time)
+            await self.clock.step_to(step)
+            while self._tick_index < n and ticks[self._tick_index].time <= step:
                 self._apply_tick(ticks[self._tick_index], broadcast=True)
                 self._tick_index += 1
-            if self._tick_index >= n or now >= self.end_time:
+            if self._tick_index >= n:
                 self.broker.fill_market_orders()  # no trade left to fill them
-            if now >= self.end_time and not self.done.is_set():
-                self.broker.fill_market_orders()
-                self.done.set()
-                logger.info("simulator: session end {} reached", self.end_time.time())
-            step = now + self.step
-            if now < self.end_time < step:
-                step = self.end_time
-            await self.clock.step_to(step)
-            await self._ws.sync(step)
+            await self._ws.sync(step)  # with no paced client connected (it left) this returns at once
+        self.broker.fill_market_orders()
+        self.done.set()
+        logger.info("simulator: paced session end {} reached; the clock stops there", self.end_time.time())
 
     def _apply_tick(self, tick: SimTick, broadcast: bool) -> None:
         quote = self._quotes.apply(tick)

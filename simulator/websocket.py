@@ -188,10 +188,13 @@ class WsHub:
         is waited for; if anything else was sent to it meanwhile (order
         updates caused by its own requests), it gets another ``sim_clock`` for
         the same time, until a step passes with nothing new. A client that
-        does not answer within ``ack_timeout`` real seconds is dropped.
+        does not answer within ``ack_timeout`` real seconds is dropped. With
+        no paced client connected it returns at once.
         """
         paced = [c for c in self.clients if c.paced and not c.closed]
-        if len(paced) == 1:
+        if not paced:
+            await asyncio.sleep(0)  # nobody to wait for: still let the server answer between steps
+        elif len(paced) == 1:
             await self._settle(paced[0], sim_time)
         elif paced:
             await asyncio.gather(*(self._settle(c, sim_time) for c in paced))

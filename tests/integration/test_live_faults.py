@@ -1,10 +1,11 @@
 """Faults: the live path against the simulator with one fault each (REST time-out, 429, 500, WS drop, WS mute).
 
 Each test runs the opening of 2021-06-11 (09:14:30-09:50 simulated, the
-first entry is placed at 09:39) through ``run_live`` over real sockets. The
-REST faults run paced (the simulator's clock waits for the trader, so the
-orders are those of replay, whatever the machine's load); the WebSocket
-faults run on the free-running clock at 150x, where a dropped or mute
+first entry is placed at 09:39) through ``run_live`` over real sockets,
+paced: the simulator's clock waits for the trader, so the orders are those of
+replay whatever the machine's load. The REST faults run as fast as the
+trader goes; the WebSocket faults at up to 150x, because while the trader is
+disconnected the paced clock runs on at that speed, so a dropped or mute
 connection really misses minutes that must be back-filled.
 """
 
@@ -28,18 +29,17 @@ from tests.paths import DATA_DIR, DAY_0611
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SIM_START, END = time(9, 14, 30), time(9, 50)
-SPEED = 150.0
-#: paced, the speed is only a cap: the trader sets the pace
-PACED_SPEED = 100_000.0
+#: paced, the speed is only a cap: the trader sets the pace (and the clock runs at it while he is away)
+FAST = 100_000.0
+OUTAGE_SPEED = 150.0
 #: the first entry of the window: 15600CE at trigger 253.75 for 750 contracts, placed at 09:39
 ENTRY = ("NIFTY17JUN2115600CE", 253.75, 750)
 DAY = datetime(2021, 6, 11, tzinfo=IST)
 
 
-def _session(tmp_path: Path, faults: Faults, hook=None, at: tuple[time, Callable[[SimulatorServer], None]] | None = None, paced: bool = False, **settings):  # noqa: ANN001, ANN202
+def _session(tmp_path: Path, faults: Faults, hook=None, at: tuple[time, Callable[[SimulatorServer], None]] | None = None, speed: float = FAST, **settings):  # noqa: ANN001, ANN202
     market = market_from_recorded(DAY_0611, spot_path=DATA_DIR / "nifty_spot_2021-06-11.csv.gz", lot_size=75)
-    speed = PACED_SPEED if paced else SPEED
-    sim = SimulatorServer(market, api_key=API_KEY, speed=speed, start=SIM_START, end=END, faults=faults, paced=paced).start()
+    sim = SimulatorServer(market, api_key=API_KEY, speed=speed, start=SIM_START, end=END, faults=faults, paced=True).start()
     if hook is not None:
         sim.on_request(hook)
     trigger_thread = None
@@ -50,7 +50,7 @@ def _session(tmp_path: Path, faults: Faults, hook=None, at: tuple[time, Callable
     try:
         session = LiveSession(sim, tmp_path, lot_size=75, broker_retry_delay=0.2, **settings).start()
         assert session.started.wait(30), "the live session did not start"
-        assert sim.wait_until_done(timeout=(36 * 60) / SPEED + 120), "simulator window did not end"
+        assert sim.wait_until_done(timeout=(36 * 60) / OUTAGE_SPEED + 120), "simulator window did not end"
         bars = {symbol: session.bars(symbol) for symbol in market.instruments if symbol.endswith(("CE", "PE"))}
         run = session.finish()
     finally:
@@ -103,7 +103,7 @@ def _assert_placed_once(sim: SimulatorServer, run: LiveRun, body: dict) -> None:
 def test_a_placement_time_out_where_the_order_was_placed_leaves_exactly_one_order(tmp_path: Path) -> None:
     faults = Faults(place_timeouts=1, timeout_hold_s=2.0)
     hook, placeorders = _first_placeorder(lambda: None)
-    sim, run, _ = _session(tmp_path, faults, hook=hook, paced=True, http_read_timeout=0.5)
+    sim, run, _ = _session(tmp_path, faults, hook=hook, http_read_timeout=0.5)
     _assert_placed_once(sim, run, placeorders[0])
     # the time-out was looked up in the order book, never re-sent (a later placement of the
     # same candidate after a switch away and back is legitimate: its quantity differs)
@@ -113,7 +113,7 @@ def test_a_placement_time_out_where_the_order_was_placed_leaves_exactly_one_orde
 def test_a_429_burst_is_retried_and_places_once(tmp_path: Path) -> None:
     faults = Faults()
     hook, placeorders = _first_placeorder(lambda: setattr(faults, "rate_limit_burst", 2))
-    sim, run, _ = _session(tmp_path, faults, hook=hook, paced=True)
+    sim, run, _ = _session(tmp_path, faults, hook=hook)
     _assert_placed_once(sim, run, placeorders[0])
     same = [_terms(b) for b in placeorders if b["symbol"] == placeorders[0]["symbol"]]
     assert same[1] == same[0], "the 429 was retried with the same order"
@@ -122,7 +122,7 @@ def test_a_429_burst_is_retried_and_places_once(tmp_path: Path) -> None:
 def test_a_500_is_retried_and_places_once(tmp_path: Path) -> None:
     faults = Faults()
     hook, placeorders = _first_placeorder(lambda: setattr(faults, "server_errors", 2))
-    sim, run, _ = _session(tmp_path, faults, hook=hook, paced=True)
+    sim, run, _ = _session(tmp_path, faults, hook=hook)
     _assert_placed_once(sim, run, placeorders[0])
     same = [_terms(b) for b in placeorders if b["symbol"] == placeorders[0]["symbol"]]
     assert same[1] == same[0], "the 500 was retried with the same order"
@@ -139,7 +139,7 @@ def _assert_bars_complete_and_unique(bars: dict[str, list]) -> None:
 
 def test_a_websocket_drop_reconnects_resubscribes_and_back_fills_without_duplicate_bars(tmp_path: Path) -> None:
     faults = Faults()
-    sim, run, bars = _session(tmp_path, faults, at=(time(9, 25, 7), lambda s: s.faults.ws_drop()))
+    sim, run, bars = _session(tmp_path, faults, at=(time(9, 25, 7), lambda s: s.faults.ws_drop()), speed=OUTAGE_SPEED)
     assert sim.ws_logins == 2, "re-authenticated once after the drop"
     _assert_bars_complete_and_unique(bars)
     assert entries(run.events)[:1] == [ENTRY], "trading went on after the reconnect"
@@ -148,7 +148,7 @@ def test_a_websocket_drop_reconnects_resubscribes_and_back_fills_without_duplica
 def test_a_mute_websocket_is_detected_and_replaced(tmp_path: Path) -> None:
     faults = Faults()
     sim, run, bars = _session(
-        tmp_path, faults, at=(time(9, 25, 7), lambda s: s.faults.ws_mute(1.5)), feed_mute_seconds=0.4
+        tmp_path, faults, at=(time(9, 25, 7), lambda s: s.faults.ws_mute(1.5)), speed=OUTAGE_SPEED, feed_mute_seconds=0.4
     )
     assert sim.ws_logins >= 2, "the mute connection was closed and a new one made"
     _assert_bars_complete_and_unique(bars)

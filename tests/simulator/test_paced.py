@@ -98,11 +98,11 @@ def test_a_paced_client_gets_every_tick_in_order_before_the_step_that_follows_it
     for _ in range(40):
         moment, ack, ticks_before = held.next_step()
         seen.append((moment, ticks_before))
-        assert all(t.time <= moment - paced.step for t in held.ticks[:ticks_before])
+        assert all(t.time <= moment for t in held.ticks[:ticks_before])  # a step's ticks come before its end
         ack()
     ends = [moment for moment, _ in seen]
     assert ends == [paced.start_time + paced.step * (i + 1) for i in range(40)]
-    expected = [t for t in paced.market.ticks if t.symbol in (CE, PE) and paced.start_time <= t.time < ends[-1]]
+    expected = [t for t in paced.market.ticks if t.symbol in (CE, PE) and paced.start_time <= t.time <= ends[-1]]
     got = held.ticks[: seen[-1][1]]
     assert [(t.symbol, t.time, t.ltp) for t in got] == [(t.symbol, t.time, t.ltp) for t in expected]
 
@@ -124,21 +124,47 @@ def test_an_order_update_caused_during_a_step_gets_a_step_of_its_own(paced: Simu
     assert held.next_step()[0] == moment + paced.step
 
 
-def test_a_client_that_leaves_releases_the_clock_and_the_next_one_resumes_it(paced: SimulatorServer) -> None:
+def test_while_no_paced_client_is_connected_the_clock_runs_on_and_the_next_one_paces_it_again(
+    paced: SimulatorServer,
+) -> None:
     first = HeldFeed(paced)
     first.feed.start()
     try:
-        moment, _, _ = first.next_step()  # never acknowledged
+        left_at, _, _ = first.next_step()  # never acknowledged: the client leaves instead
     finally:
         first.feed.stop()
+    # nobody paces now: the market goes on at its speed (1000x), as it would for a reconnecting trader
+    wait_for(lambda: sim_clock(paced) >= left_at + timedelta(seconds=5), what="the clock to run on")
     second = HeldFeed(paced)
     second.feed.start()
     try:
-        resumed, ack, _ = second.next_step()
+        joined_at, ack, _ = second.next_step()
+        with pytest.raises(queue.Empty):
+            second.steps.get(timeout=0.3)
+        assert sim_clock(paced) == joined_at  # paced again: waiting for this one
         ack()
     finally:
         second.feed.stop()
-    assert resumed == moment + paced.step
+
+
+def test_the_clock_stops_at_the_end_of_the_session() -> None:
+    server = SimulatorServer(build_market(), api_key=KEY, speed=1e5, start=dtime(9, 20), end=dtime(9, 21), paced=True)
+    server.start()
+    steps: list[datetime] = []
+
+    def on_step(moment: datetime, ack: Callable[[], None]) -> None:
+        steps.append(moment)
+        ack()
+
+    feed = MarketFeed(server.ws_url, KEY, [(CE, "NFO")], on_tick=lambda tick: None, on_sim_clock=on_step)
+    feed.start()
+    try:
+        assert server.wait_until_done(timeout=30)
+        assert steps[-1] == server.end_time and len(steps) == 120
+        assert sim_clock(server) == server.end_time
+    finally:
+        feed.stop()
+        server.stop()
 
 
 def test_sim_pace_is_an_invalid_action_on_a_server_that_does_not_pace() -> None:

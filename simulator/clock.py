@@ -65,6 +65,9 @@ class SimClock:
 #: A step less than this (real seconds) ahead of the pace goes on at once: the event loop cannot
 #: sleep for less than about a millisecond, and the pace holds on average.
 MIN_SLEEP = 0.005
+#: Real seconds a paced clock may fall behind its pace and still make them up by running faster;
+#: further behind, it starts counting afresh (a long wait for a client is not made up).
+MAX_LAG = 1.0
 
 
 class PacedClock(SimClock):
@@ -73,9 +76,10 @@ class PacedClock(SimClock):
     ``now()`` is the current step's time and stays there while the clients
     react to it. :meth:`step_to` moves it on, but never faster than ``speed``
     simulated seconds per real second: each step waits until the wall clock
-    has caught up with it, counted from the last time the server had to wait
-    for a client (so a slow client slows the session; it never makes the
-    clock race to catch up afterwards).
+    has caught up with it. A clock that fell behind (its clients were slow)
+    makes up at most :data:`MAX_LAG` real seconds by going on without waiting;
+    beyond that it counts afresh from where it is, so a long wait for a
+    client is never followed by a race to catch up.
     """
 
     def __init__(self, start: datetime, speed: float) -> None:
@@ -97,7 +101,6 @@ class PacedClock(SimClock):
         delay = due - time.monotonic()
         if delay > MIN_SLEEP:
             await asyncio.sleep(delay)
-        elif delay < -self.to_real_seconds(1.0):
-            # more than a simulated second behind: the clients set the pace, start counting afresh
-            self.restart()
+        elif delay < -MAX_LAG:
+            self.restart()  # far behind: the clients set the pace; count afresh
         self._now = sim_time

@@ -56,3 +56,14 @@ def test_sim_with_a_missing_data_file_is_a_clear_error(tmp_path, capsys: pytest.
     code = run.main(["--env-file", str(tmp_path / "none"), "sim", "--data", str(tmp_path / "missing.csv.gz")])
     assert code == 2
     assert "missing.csv.gz" in capsys.readouterr().err
+
+
+def test_sim_and_demo_take_a_fill_model_and_refuse_an_unknown_one(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = run.build_parser()
+    sim = parser.parse_args(["sim", "--synthetic", "1", "--paced", "--fill-model", "openalgo-sandbox"])
+    assert (sim.paced, sim.fill_model) == (True, "openalgo-sandbox")
+    demo = parser.parse_args(["demo"])
+    assert (demo.paced, demo.fill_model, demo.speed) == (True, "exchange", 300.0)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--fill-model", "ideal"])
+    assert "invalid choice: 'ideal'" in capsys.readouterr().err

@@ -28,26 +28,42 @@ class GraphFailed(RuntimeError):
 
 
 class InFlight:
-    """Counts messages sent through the router and not yet handled.
+    """Counts messages sent to each actor name and not yet handled.
 
-    The replay driver waits for zero ("the graph is quiet") before it moves
-    time; in live trading nobody waits and the count is only a statistic.
+    The replay driver and a paced session's Pacer wait for zero ("the graph
+    is quiet") before they hand in the next input; in live trading nobody
+    waits and the count is only a statistic. An actor that crashes drops the
+    messages still in its inbox: :meth:`forget` writes them off.
     """
 
     def __init__(self) -> None:
         self._count = 0
+        self._by_name: dict[str, int] = {}
         self._cond = threading.Condition()
         self._failure: str | None = None
 
-    def add(self) -> None:
+    def add(self, name: str) -> None:
+        """A message for the actor called ``name`` is on its way."""
         with self._cond:
             self._count += 1
+            self._by_name[name] = self._by_name.get(name, 0) + 1
 
-    def done(self) -> None:
+    def done(self, name: str) -> None:
+        """A message for ``name`` was handled (or could not be delivered)."""
         with self._cond:
             self._count -= 1
+            self._by_name[name] = self._by_name.get(name, 0) - 1
             if self._count <= 0:
                 self._cond.notify_all()
+
+    def forget(self, name: str) -> int:
+        """The actor called ``name`` is dead: its unhandled messages will never be; returns how many."""
+        with self._cond:
+            lost = self._by_name.pop(name, 0)
+            self._count -= lost
+            if self._count <= 0:
+                self._cond.notify_all()
+            return lost
 
     def fail(self, reason: str) -> None:
         """Wake every waiter with :class:`GraphFailed`."""
@@ -98,11 +114,11 @@ class Router:
         if ref is None:
             logger.warning("no actor {!r}; dropped {}", name, type(message).__name__)
             return False
-        self.inflight.add()
+        self.inflight.add(name)
         try:
             ref.tell(message)
         except pykka.ActorDeadError:
-            self.inflight.done()
+            self.inflight.done(name)
             logger.warning("actor {!r} is dead; dropped {}", name, type(message).__name__)
             return False
         return True
@@ -112,11 +128,11 @@ class Router:
         ref = self._refs.get(name)
         if ref is None:
             raise pykka.ActorDeadError(f"no actor {name!r}")
-        self.inflight.add()
+        self.inflight.add(name)
         try:
             future = ref.ask(message, block=False)
         except pykka.ActorDeadError:
-            self.inflight.done()
+            self.inflight.done(name)
             raise
         return future.get(timeout=timeout)
 
@@ -171,7 +187,7 @@ class BaseActor(pykka.ThreadingActor):
         finally:
             self._sync_watch()
             self.flush_deferred()
-            self.router.inflight.done()
+            self.router.inflight.done(self.name)
 
     def watched_symbols(self) -> frozenset[str] | None:
         """Symbols whose ticks this actor needs from a FeedActor; None: not a watcher."""

@@ -83,16 +83,17 @@ class _Callbacks:
     """Turns the client's thread callbacks into messages (to the FeedActor by its own
     reference, so nothing depends on the router having registered it yet)."""
 
-    def __init__(self, ctx: ActorContext, feed_ref: pykka.ActorRef[Any]) -> None:
+    def __init__(self, ctx: ActorContext, feed_ref: pykka.ActorRef[Any], name: str) -> None:
         self._ctx = ctx
         self._ref = feed_ref
+        self._name = name
 
     def _tell(self, message: Message | Tick) -> None:
-        self._ctx.router.inflight.add()
+        self._ctx.router.inflight.add(self._name)
         try:
             self._ref.tell(message)
         except pykka.ActorDeadError:
-            self._ctx.router.inflight.done()
+            self._ctx.router.inflight.done(self._name)
 
     def on_tick(self, tick: Tick) -> None:
         self._tell(tick)
@@ -179,14 +180,14 @@ class FeedActor(BaseActor):
 
     def on_start(self) -> None:
         # connect once this actor runs (first start or restart); watchers re-announce their symbols
-        _Callbacks(self.ctx, self.actor_ref)._tell(ConnectFeed(time=self.clock.now()))
+        _Callbacks(self.ctx, self.actor_ref, self.name)._tell(ConnectFeed(time=self.clock.now()))
         for watcher in (order_actor("CE"), order_actor("PE"), PORTFOLIO):
             self.tell(watcher, ResendWatch(time=self.clock.now()))
 
     def on_connect(self, command: ConnectFeed) -> None:
         if self.feed is not None:
             return
-        self.feed = self.make_feed(_Callbacks(self.ctx, self.actor_ref))
+        self.feed = self.make_feed(_Callbacks(self.ctx, self.actor_ref, self.name))
         self.feed.start()
         due = command.time + HEARTBEAT
         self.clock.schedule(due, self.name, HeartbeatDue(time=due))

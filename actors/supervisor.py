@@ -71,6 +71,12 @@ class Supervisor(BaseActor):
         if self.fail_fast:
             self.router.inflight.fail(f"actor {failed.name} failed: {failed.error}")
             return
+        old = self.router.ref(failed.name)
+        if old is not None and old.actor_stopped.wait(RESTART_STOP_WAIT):
+            # the messages left in its inbox are dropped with it: the graph must not wait for them
+            lost = self.router.inflight.forget(failed.name)
+            if lost:
+                logger.warning("actor {} failed with {} message(s) unhandled; they are lost", failed.name, lost)
         now = self.clock.now()
         window = timedelta(seconds=self.settings.restart_window_seconds)
         history = self.failures.setdefault(failed.name, deque())
@@ -97,6 +103,10 @@ class Supervisor(BaseActor):
             return
         self.router.register(due.name, spec.factory())
         logger.warning("actor {} restarted", due.name)
+
+
+#: Seconds start_trading waits for each OrderActor to take its StartTrading.
+START_TRADING_WAIT = 60.0
 
 
 class Graph:
@@ -166,11 +176,19 @@ class Graph:
         self.clock.schedule(first, PORTFOLIO, ReconcileDue(time=first))
 
     def start_trading(self) -> None:
-        """End of the warm-up: the OrderActors act on their intents from now on."""
+        """End of the warm-up: the OrderActors act on their intents from now on, CE first, then PE.
+
+        One after the other (an ask each), so their first orders reach the
+        broker in the same order every time. A failure is logged: the
+        supervisor restarts the actor, which then trades.
+        """
         self.trading = True
         now = self.clock.now()
         for option_type in ("CE", "PE"):
-            self.router.tell(order_actor(option_type), StartTrading(time=now))
+            try:
+                self.router.ask(order_actor(option_type), StartTrading(time=now), timeout=START_TRADING_WAIT)
+            except Exception as exc:  # noqa: BLE001 - the warm-up must end for the other type too
+                logger.error("start of trading for {} failed: {!r}", option_type, exc)
 
     def stop(self) -> None:
         """Flush the journal, then stop every actor (reverse start order)."""

@@ -56,6 +56,7 @@ class Pacer:
         self._inflight = inflight
         self._quiet_timeout = quiet_timeout
         self._inputs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim-pacer", daemon=True)
         self._feed: Feed | None = None
 
@@ -89,6 +90,7 @@ class Pacer:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the WebSocket client, then delivering (inputs not yet delivered are dropped)."""
+        self._stopping.set()
         if self._feed is not None:
             self._feed.stop(timeout)
         self._inputs.put(_STOP)
@@ -97,7 +99,7 @@ class Pacer:
 
     # --- the pacer's thread -------------------------------------------------------------------
     def _run(self) -> None:
-        while (deliver := self._inputs.get()) is not _STOP:
+        while (deliver := self._inputs.get()) is not _STOP and not self._stopping.is_set():
             try:
                 deliver()
             except Exception:  # noqa: BLE001 - one input must not stop the session

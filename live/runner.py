@@ -84,6 +84,16 @@ def make_clock(router: Router, settings: Settings, sim_clock: bool) -> tuple[Clo
     return ScaledClock(router, start, speed), None
 
 
+def _simulator_done(settings: Settings) -> bool:
+    """The simulator's ``/sim/clock`` says its session is over (False when it cannot be read)."""
+    try:
+        reply = requests.get(f"{settings.openalgo_host}/sim/clock", timeout=5)
+        return bool(reply.json().get("done"))
+    except (requests.RequestException, ValueError) as exc:
+        logger.debug("simulator clock unreadable: {!r}", exc)
+        return False
+
+
 def market_closed_reason(now: datetime, settings: Settings) -> str:
     """Why no session can be traded now, or ``""``."""
     if now.weekday() >= 5:
@@ -217,16 +227,24 @@ def _trade(
             on_started(graph)
         progress = SessionProgress(router, clock, out).start() if options.progress else None
         close = at(day, settings.market_close)
-        # a paced simulator's clock stops at its session's end: the session ends there
-        end = min(close + AFTER_CLOSE, clock_stops) if clock_stops is not None else close + AFTER_CLOSE
+        end = close + AFTER_CLOSE
+        # a paced simulator's clock stops at its session's end: the session ends there, once the
+        # simulator says it is over (then everything it sent has been handled: it had our last answer)
+        paced_end = clock_stops is not None and clock_stops <= end
+        if paced_end:
+            end = clock_stops
         try:
-            while clock.now() < end and not stop.wait(0.2):
-                pass
+            while not stop.wait(0.2):
+                if clock.now() >= end and (not paced_end or _simulator_done(settings)):
+                    break
             if stop.is_set() or clock.now() < close:
                 why = "stopping" if stop.is_set() else f"the simulator's session ended at {clock.now():%H:%M:%S}"
                 logger.warning("{} before the close: working entries are cancelled, stops stay at the broker", why)
-                for option_type in ("CE", "PE"):
-                    router.tell(order_actor(option_type), StopEntries(time=clock.now()))
+                for option_type in ("CE", "PE"):  # one after the other, as flattening goes
+                    try:
+                        router.ask(order_actor(option_type), StopEntries(time=clock.now()), timeout=60)
+                    except Exception as exc:  # noqa: BLE001 - stopping must go on
+                        logger.error("cancelling the {} entries failed: {!r}", option_type, exc)
             trades = router.ask(PORTFOLIO, GetTrades(), timeout=30)
         finally:
             if progress is not None:

@@ -215,6 +215,7 @@ class SimulatorServer:
             auth_timeout=auth_timeout,
             stamp=self._rest.stamp,
             paced=paced,
+            now=self.clock.now,
         )
         self._windows: dict[str, _RateWindow] = {}
         self._tick_index = 0
@@ -431,21 +432,28 @@ class SimulatorServer:
             await self.clock.sleep_until(target)
 
     async def _paced_playback(self) -> None:
-        """Step the :class:`PacedClock` by :attr:`step` to ``end``, each step acknowledged by every paced client."""
+        """Step the :class:`PacedClock` by :attr:`step` to ``end``, each step acknowledged by every paced client.
+
+        The ticks of a step are those after the previous step up to its end;
+        the session's window is ``[start, end)``, so the last step plays the
+        ticks before ``end`` and fills the MARKET orders left (no trade is
+        left to fill them) before its acknowledgement.
+        """
         await self._ws.wait_for_paced()
         self.clock.restart()
+        await self._ws.sync(self.clock.now())  # the first client has settled in (its warm-up) before step one
         ticks = self.market.ticks
         n = len(ticks)
         while self.clock.now() < self.end_time:
             step = min(self.clock.now() + self.step, self.end_time)
             await self.clock.step_to(step)
-            while self._tick_index < n and ticks[self._tick_index].time <= step:
+            last = step >= self.end_time
+            while self._tick_index < n and (ticks[self._tick_index].time < step if last else ticks[self._tick_index].time <= step):
                 self._apply_tick(ticks[self._tick_index], broadcast=True)
                 self._tick_index += 1
-            if self._tick_index >= n:
-                self.broker.fill_market_orders()  # no trade left to fill them
+            if last or self._tick_index >= n:
+                self.broker.fill_market_orders()
             await self._ws.sync(step)  # with no paced client connected (it left) this returns at once
-        self.broker.fill_market_orders()
         self.done.set()
         logger.info("simulator: paced session end {} reached; the clock stops there", self.end_time.time())
 

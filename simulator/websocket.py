@@ -15,11 +15,13 @@ every order state change. ``{"action": "ping"}`` → ``{"type": "pong", ...}``.
 
 Paced sessions (simulator only, not OpenAlgo): when the hub is ``paced``, a
 client may send ``{"action": "sim_pace"}`` (→ ``{"type": "sim_pace",
-"status": "success"}``; without pacing it is an ``INVALID_ACTION`` error as
-on the real server). From then on the simulated clock waits for it: each
-step of the clock ends with ``{"type": "sim_clock", "time": ISO 8601,
-"seq": n}`` after that step's frames, and the next step begins only when the
-client has answered ``{"action": "sim_ack", "seq": n}`` (:meth:`WsHub.sync`).
+"status": "success"}`` and ``{"type": "sim_clock", "time": now, "seq": 0}``,
+the clock as it stands, which needs no answer; without pacing it is an
+``INVALID_ACTION`` error as on the real server). From then on the simulated
+clock waits for it: each step of the clock ends with ``{"type": "sim_clock",
+"time": ISO 8601, "seq": n}`` after that step's frames, and the next step
+begins only when the client has answered ``{"action": "sim_ack", "seq": n}``
+(:meth:`WsHub.sync`).
 
 Protocol pings go out every ``heartbeat`` s (aiohttp's heartbeat, which also
 answers the client's pings); a client that does not answer one within half
@@ -54,8 +56,9 @@ MODE_LABELS = {1: "LTP", 2: "Quote", 3: "Depth"}
 
 #: A WebSocket client whose send queue grows past this is dropped (slow consumer).
 MAX_CLIENT_QUEUE = 20_000
-#: A paced client that does not acknowledge a clock step within this many (real) seconds is dropped.
-ACK_TIMEOUT = 120.0
+#: A paced client that does not acknowledge a clock step within this many (real) seconds is dropped
+#: (longer than the trader's own patience with a busy actor graph, live.pacing.QUIET_TIMEOUT).
+ACK_TIMEOUT = 300.0
 
 
 @dataclass(eq=False)
@@ -149,6 +152,7 @@ class WsHub:
         stamp: Callable[[datetime | None], str],
         paced: bool = False,
         ack_timeout: float = ACK_TIMEOUT,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.market = market
         self.ledger = ledger
@@ -161,6 +165,7 @@ class WsHub:
         self.logins = 0
         self.paced = paced
         self.ack_timeout = ack_timeout
+        self._now = now
         #: set while at least one paced client is connected (created on the loop, see :meth:`wait_for_paced`)
         self._paced_present: asyncio.Event | None = None
 
@@ -368,6 +373,9 @@ class WsHub:
             client.paced = True
             self._paced_changed()
             self._send_json(client, {"type": "sim_pace", "status": "success", "message": "The simulated clock waits for this client"})
+            if self._now is not None:
+                # where the clock stands (it may have run on while this client was away): seq 0 needs no answer
+                self._send_json(client, {"type": "sim_clock", "time": self._now().isoformat(), "seq": 0})
         elif action in ("subscribe", "unsubscribe", "unsubscribe_all", "subscribe_orders", "unsubscribe_orders"):
             if not client.authenticated:
                 self._send_error(client, "NOT_AUTHENTICATED", "You must authenticate first")

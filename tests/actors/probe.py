@@ -102,7 +102,7 @@ class ProbeActor(BaseActor):
         try:
             return self.probe.record(message)
         finally:
-            self.router.inflight.done()
+            self.router.inflight.done(self.name)
 
 
 class RecordingRouter(Router):

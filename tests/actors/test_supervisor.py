@@ -3,6 +3,7 @@ failures escalate to Halt; fail_fast turns a crash into GraphFailed for whoever 
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -162,3 +163,35 @@ def test_graph_is_not_quiet_while_a_crash_is_unreported(rig: Rig) -> None:
     rig.crash_seen()
     [(_, quiet, alerts)] = rig.hooks.of(tuple)
     assert not quiet or alerts == 1, "wait_quiet would return before the crash reached the supervisor"
+
+
+RELEASE = threading.Event()
+
+
+class BoomLater(Message):
+    """Makes :class:`Crashy` wait for :data:`RELEASE`, then raise (so messages queue up behind it)."""
+
+
+class HeldCrashy(Crashy):
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.handlers[BoomLater] = self.on_boom_later
+
+    def on_boom_later(self, _boom: BoomLater) -> None:
+        RELEASE.wait(5)
+        raise RuntimeError("boom, later")
+
+
+def test_the_messages_a_crashed_actor_never_handled_are_written_off_so_the_graph_goes_quiet(harness: Harness) -> None:
+    """The live Pacer waits for quiet after every input: a crash must not leave the count up forever."""
+    rig = Rig(harness)
+    ctx = harness.ctx
+    harness.router.register(CRASHY, HeldCrashy.start(CRASHY, ctx, rig.pings, rig.hooks, rig.journal))
+    RELEASE.clear()
+    assert harness.router.tell(CRASHY, BoomLater())
+    for n in range(3):  # queued behind the message that will crash it
+        assert harness.router.tell(CRASHY, Ping(n=n))
+    RELEASE.set()
+    rig.journal.wait_for(Alert)
+    harness.quiet()  # TimeoutError if the three lost pings were still counted
+    assert rig.pings.received == []

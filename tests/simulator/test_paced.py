@@ -53,6 +53,19 @@ class HeldFeed:
         """(time, ack, ticks received before it) of the next clock step."""
         return self.steps.get(timeout=timeout)
 
+    def join(self) -> datetime:
+        """Take the answer to ``sim_pace`` (where the clock stands; its ack is not needed) and return its time."""
+        moment, ack, _ = self.next_step()
+        ack()
+        return moment
+
+    def settle_in(self) -> datetime:
+        """Join, then acknowledge the step the first client gets before the clock moves (its warm-up)."""
+        self.join()
+        moment, ack, _ = self.next_step()
+        ack()
+        return moment
+
 
 @pytest.fixture
 def paced() -> Iterator[SimulatorServer]:
@@ -78,6 +91,12 @@ def test_the_clock_stands_still_until_a_paced_client_has_joined(paced: Simulator
 
 
 def test_each_step_waits_for_the_acknowledgement(paced: SimulatorServer, held: HeldFeed) -> None:
+    assert held.join() == paced.start_time
+    settling, ack, _ = held.next_step()  # the clock waits for the first client to settle in
+    assert settling == paced.start_time
+    with pytest.raises(queue.Empty):
+        held.steps.get(timeout=0.3)
+    ack()
     first, ack, _ = held.next_step()
     assert first == paced.start_time + paced.step
     # not acknowledged: the simulated clock stays at the step, and nothing more is sent
@@ -94,6 +113,7 @@ def test_a_paced_client_gets_every_tick_in_order_before_the_step_that_follows_it
     paced: SimulatorServer, held: HeldFeed
 ) -> None:
     """The small market ticks every 5 s per symbol; the test acknowledges 40 steps (20 simulated s)."""
+    held.settle_in()
     seen = []
     for _ in range(40):
         moment, ack, ticks_before = held.next_step()
@@ -108,6 +128,7 @@ def test_a_paced_client_gets_every_tick_in_order_before_the_step_that_follows_it
 
 
 def test_an_order_update_caused_during_a_step_gets_a_step_of_its_own(paced: SimulatorServer, held: HeldFeed) -> None:
+    held.settle_in()
     moment, ack, _ = held.next_step()
     reply = requests.post(
         f"{paced.rest_url}/api/v1/placeorder",
@@ -130,6 +151,7 @@ def test_while_no_paced_client_is_connected_the_clock_runs_on_and_the_next_one_p
     first = HeldFeed(paced)
     first.feed.start()
     try:
+        first.join()
         left_at, _, _ = first.next_step()  # never acknowledged: the client leaves instead
     finally:
         first.feed.stop()
@@ -138,10 +160,11 @@ def test_while_no_paced_client_is_connected_the_clock_runs_on_and_the_next_one_p
     second = HeldFeed(paced)
     second.feed.start()
     try:
-        joined_at, ack, _ = second.next_step()
+        assert second.join() >= left_at + timedelta(seconds=5)  # told where the clock stands now
+        waiting_at, ack, _ = second.next_step()
         with pytest.raises(queue.Empty):
             second.steps.get(timeout=0.3)
-        assert sim_clock(paced) == joined_at  # paced again: waiting for this one
+        assert sim_clock(paced) == waiting_at  # paced again: waiting for this one
         ack()
     finally:
         second.feed.stop()
@@ -160,7 +183,8 @@ def test_the_clock_stops_at_the_end_of_the_session() -> None:
     feed.start()
     try:
         assert server.wait_until_done(timeout=30)
-        assert steps[-1] == server.end_time and len(steps) == 120
+        assert steps[:2] == [server.start_time] * 2  # where it stands, then settling in
+        assert steps[-1] == server.end_time and len(steps) == 2 + 120
         assert sim_clock(server) == server.end_time
     finally:
         feed.stop()
@@ -193,12 +217,13 @@ def test_the_paced_clock_keeps_to_its_speed_when_the_client_keeps_up() -> None:
     feed = MarketFeed(server.ws_url, KEY, [(CE, "NFO")], on_tick=lambda tick: None, on_sim_clock=on_step)
     feed.start()
     try:
-        wait_for(lambda: len(arrivals) >= 5, timeout=10, what="five steps")
+        wait_for(lambda: len(arrivals) >= 8, timeout=10, what="eight frames")
     finally:
         feed.stop()
         server.stop()
     steps = 4 * server.step / timedelta(seconds=1)
-    assert arrivals[4] - arrivals[0] >= steps / 20 - MIN_SLEEP * 4
+    # frames 0 and 1 are the answer to sim_pace and the settling in; 2 is the first step
+    assert arrivals[7] - arrivals[3] >= steps / 20 - MIN_SLEEP * 4
 
 
 def test_waiting_for_our_acknowledgement_is_not_silence_but_a_mute_paced_feed_is_replaced(paced: SimulatorServer) -> None:

@@ -28,6 +28,11 @@ from config.settings import Settings, SettingsError, load_settings
 
 #: The demo's fixed trading day, so its market is the same every time.
 DEMO_DAY = date(2025, 12, 23)
+#: What each fill model (broker.matching) does, for --help and the demo's first lines.
+FILL_MODEL_NOTES = {
+    "exchange": "an SL fills at the trade that reaches it, or at its limit once resting; MARKET at the next trade",
+    "openalgo-sandbox": "as OpenAlgo's analyzer mode: a triggered SL at the last price, MARKET at once at the bid/ask",
+}
 
 
 def _stop_on_signals() -> threading.Event:
@@ -167,12 +172,6 @@ def _sim(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-FILL_MODEL_NOTES = {
-    "exchange": "an SL fills at the trade that reaches it, or at its limit once resting; MARKET at the next trade",
-    "openalgo-sandbox": "as OpenAlgo's analyzer mode: a triggered SL at the last price, MARKET at once at the bid/ask",
-}
-
-
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from live.runner import LiveOptions, run_live
 
@@ -287,8 +286,7 @@ def _sim_options(parser: argparse.ArgumentParser, speed: float) -> None:
         "--fill-model",
         choices=FILL_MODELS,
         default=FILL_MODELS[0],
-        help="exchange: as replay fills (default); openalgo-sandbox: as OpenAlgo's analyzer mode fills "
-        "(triggered stops at the last price, MARKET at once at the bid/ask)",
+        help="; ".join(f"{model}: {note}" for model, note in FILL_MODEL_NOTES.items()) + " (default: exchange, as replay)",
     )
 
 

@@ -74,9 +74,7 @@ def make_clock(router: Router, settings: Settings, sim_clock: bool) -> tuple[Clo
     """
     if not sim_clock:
         return WallClock(router), None
-    reply = requests.get(f"{settings.openalgo_host}/sim/clock", timeout=5)
-    reply.raise_for_status()
-    body = reply.json()
+    body = read_sim_clock(settings)
     start, speed = datetime.fromisoformat(body["sim_time"]), float(body["speed"])
     if body.get("paced"):
         clock = SteppedClock(router, router.inflight, start, quiet_timeout=QUIET_TIMEOUT, speed=speed)
@@ -84,11 +82,17 @@ def make_clock(router: Router, settings: Settings, sim_clock: bool) -> tuple[Clo
     return ScaledClock(router, start, speed), None
 
 
+def read_sim_clock(settings: Settings) -> dict:
+    """The simulator's ``GET /sim/clock`` body. Raises ``requests.RequestException`` or ``ValueError``."""
+    reply = requests.get(f"{settings.openalgo_host}/sim/clock", timeout=5)
+    reply.raise_for_status()
+    return reply.json()
+
+
 def _simulator_done(settings: Settings) -> bool:
     """The simulator's ``/sim/clock`` says its session is over (False when it cannot be read)."""
     try:
-        reply = requests.get(f"{settings.openalgo_host}/sim/clock", timeout=5)
-        return bool(reply.json().get("done"))
+        return bool(read_sim_clock(settings).get("done"))
     except (requests.RequestException, ValueError) as exc:
         logger.debug("simulator clock unreadable: {!r}", exc)
         return False

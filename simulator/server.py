@@ -180,7 +180,6 @@ class SimulatorServer:
         tick = options[0].tick_size if options else 0.05
         if len({i.lot_size for i in options}) > 1:
             logger.warning("simulator: instruments have different lot sizes; the broker validates against {}", lot)
-        self.fill_model = fill_model
         self.broker = SimulatedBroker(
             self.clock.now, lot_size=lot, tick_size=tick, symbols={i.symbol for i in options}, fill_model=fill_model
         )
@@ -448,7 +447,11 @@ class SimulatorServer:
             step = min(self.clock.now() + self.step, self.end_time)
             await self.clock.step_to(step)
             last = step >= self.end_time
-            while self._tick_index < n and (ticks[self._tick_index].time < step if last else ticks[self._tick_index].time <= step):
+
+            def in_step(tick: SimTick) -> bool:
+                return tick.time < step if last else tick.time <= step
+
+            while self._tick_index < n and in_step(ticks[self._tick_index]):
                 self._apply_tick(ticks[self._tick_index], broadcast=True)
                 self._tick_index += 1
             if last or self._tick_index >= n:

@@ -93,11 +93,11 @@ class WsClient:
 
     def acknowledge(self, seq: Any) -> None:
         """A ``sim_ack``: resolves the wait for step ``seq`` (a stale or unknown one is ignored)."""
-        if self.ack is not None and not self.ack.done() and seq == self.seq:
-            self.ack.set_result(None)
+        if seq == self.seq:
+            self.release()
 
     def release(self) -> None:
-        """The connection is gone: nobody waits for its acknowledgement any more."""
+        """End the wait for the current step's acknowledgement (it came, or the connection is gone)."""
         if self.ack is not None and not self.ack.done():
             self.ack.set_result(None)
 
@@ -201,7 +201,7 @@ class WsHub:
             await asyncio.sleep(0)  # nobody to wait for: still let the server answer between steps
         elif len(paced) == 1:
             await self._settle(paced[0], sim_time)
-        elif paced:
+        else:
             await asyncio.gather(*(self._settle(c, sim_time) for c in paced))
 
     async def _settle(self, client: WsClient, sim_time: datetime) -> None:

@@ -9,6 +9,7 @@ Errors (all :class:`broker.base.BrokerError`):
 
 ======================================================  ==========================
 no connection, reset, time-out, unusable 2xx body        :class:`TransportError`
+  … or NaN, ±infinity, a negative price or quantity      :class:`TransportError`
 HTTP 400, or a 2xx with ``"status": "error"``           :class:`OrderRejected`
   … on cancel/modify, naming a final order status       :class:`OrderNotCancellable`
 HTTP 401, 403 (bad key, broker not logged in)           :class:`AuthError`
@@ -48,6 +49,7 @@ from broker.base import (
     TransportError,
 )
 from broker.schemas import (
+    BAD_NUMBER,
     AnalyzerState,
     AnalyzerToggleRequest,
     ApiKeyRequest,
@@ -233,7 +235,10 @@ class OpenAlgoClient:
         """``orderbook``: every order of the day, oldest first as the server lists them.
 
         A row that cannot be read as an order (no BUY/SELL action…) is
-        logged and skipped.
+        logged and skipped. A row with an impossible number (NaN, ±infinity,
+        a negative price or quantity) fails the whole call with
+        :class:`TransportError` naming the order and the field: skipped, it
+        could hide a working order.
         """
         reply = self._call("orderbook", self._request("orderbook", ApiKeyRequest), OrderBookReply)
         snapshots: list[OrderSnapshot] = []
@@ -241,6 +246,9 @@ class OpenAlgoClient:
             try:
                 snapshots.append(_snapshot(OrderRow.model_validate(raw)))
             except ValidationError as exc:
+                if any(error["type"] == BAD_NUMBER for error in exc.errors()):
+                    message = f"orderbook: unusable order {raw.get('orderid')!r}: {_errors(exc)}"
+                    raise TransportError(self._mask(message)) from None
                 logger.error("orderbook: skipped unreadable row (orderid {!r}): {}", raw.get("orderid"), self._mask(_errors(exc)))
         return snapshots
 

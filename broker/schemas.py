@@ -9,7 +9,13 @@ Two kinds of model live here:
   shows it; only :meth:`OpenAlgoRequest.wire` reveals it, to build the body.
 * **Responses** — liberal: numbers may arrive as strings (``"12.50"``),
   optional fields may be missing, unknown fields are ignored, and
-  ``"mode": "analyze"`` may appear anywhere.
+  ``"mode": "analyze"`` may appear anywhere. Never an impossible number,
+  though: NaN or ±infinity (also as text, ``"nan"``, ``"inf"``) in any
+  number, or a negative price, quantity, volume or fund, is a
+  :data:`BAD_NUMBER` validation error, which the client turns into a
+  :class:`broker.base.TransportError` naming the endpoint and the field.
+  Signed are only the position book ``quantity`` (short < 0), P&L (``pnl``,
+  ``m2mrealized``, ``m2munrealized``) and ``strike`` (equities carry -0.01).
 
 Units everywhere: prices and money in rupees, quantities in contracts (units,
 not lots), times as aware datetimes in IST.
@@ -19,10 +25,12 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from datetime import date, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     AwareDatetime,
     BaseModel,
@@ -34,6 +42,7 @@ from pydantic import (
     field_serializer,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from messages.base import IST, Action, PriceType
 
@@ -50,15 +59,43 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+#: The pydantic error type of an impossible number in a response: NaN or ±infinity in any
+#: number field, or a negative value where none can be (see the module docstring).
+BAD_NUMBER = "bad_number"
+
+
 def _number(value: object) -> float:
-    """A float from a number or a numeric string (``"1,234.50"`` allowed); ValueError otherwise."""
+    """A finite float from a number or a numeric string (``"1,234.50"`` allowed).
+
+    NaN and ±infinity — numbers, text such as ``"nan"`` or ``"-Infinity"``, or
+    an integer too large for a float — raise a :data:`BAD_NUMBER`
+    ``PydanticCustomError``; anything else that is not a number raises ValueError
+    (``PydanticCustomError`` is a ValueError too).
+    """
     if isinstance(value, bool):
         raise ValueError("a boolean is not a number")
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        return float(value.strip().replace(",", ""))
-    raise ValueError(f"not a number: {type(value).__name__}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf if value > 0 else -math.inf
+    elif isinstance(value, str):
+        number = float(value.strip().replace(",", ""))
+    else:
+        raise ValueError(f"not a number: {type(value).__name__}")
+    if not math.isfinite(number):
+        raise PydanticCustomError(BAD_NUMBER, "not a finite number ({number})", {"number": str(number)})
+    return number
+
+
+def _not_negative(value: float | None) -> float | None:
+    """``value`` unchanged; a :data:`BAD_NUMBER` error if it is below 0 (None and 0 pass)."""
+    if value is not None and value < 0:
+        raise PydanticCustomError(BAD_NUMBER, "negative ({number})", {"number": str(value)})
+    return value
+
+
+_NOT_NEGATIVE = AfterValidator(_not_negative)
 
 
 def _float_or_zero(value: object) -> float:
@@ -98,14 +135,24 @@ def _upper_text(value: object) -> str:
     return _text(value).upper()
 
 
-#: Rupees; missing, null or ``""`` is 0.
-Rupees = Annotated[float, BeforeValidator(_float_or_zero)]
-#: Rupees or None when not given.
-OptRupees = Annotated[float | None, BeforeValidator(_float_or_none)]
-#: Whole count (contracts, volume); missing, null or ``""`` is 0; ``"75"`` and ``75.0`` are 75.
-Count = Annotated[int, BeforeValidator(_int_or_zero)]
-#: Whole count or None when not given.
-OptCount = Annotated[int | None, BeforeValidator(_int_or_none)]
+# Every number type below is finite (NaN and ±infinity are BAD_NUMBER); the plain ones are
+# also ≥ 0, the Signed ones may be negative.
+#: Rupees ≥ 0; missing, null or ``""`` is 0.
+Rupees = Annotated[float, BeforeValidator(_float_or_zero), _NOT_NEGATIVE]
+#: Rupees ≥ 0, or None when not given.
+OptRupees = Annotated[float | None, BeforeValidator(_float_or_none), _NOT_NEGATIVE]
+#: Rupees ≥ 0 (or index points), required (``ltp``, history OHLC).
+Price = Annotated[float, BeforeValidator(_number), _NOT_NEGATIVE]
+#: Signed rupees (P&L); missing, null or ``""`` is 0.
+SignedRupees = Annotated[float, BeforeValidator(_float_or_zero)]
+#: Signed rupees (P&L, ``strike``), or None when not given.
+OptSignedRupees = Annotated[float | None, BeforeValidator(_float_or_none)]
+#: Whole count ≥ 0 (contracts, volume); missing, null or ``""`` is 0; ``"75"`` and ``75.0`` are 75.
+Count = Annotated[int, BeforeValidator(_int_or_zero), _NOT_NEGATIVE]
+#: Whole count ≥ 0, or None when not given.
+OptCount = Annotated[int | None, BeforeValidator(_int_or_none), _NOT_NEGATIVE]
+#: Signed whole count (position book ``quantity``: short < 0); missing, null or ``""`` is 0.
+SignedCount = Annotated[int, BeforeValidator(_int_or_zero)]
 #: Any scalar as stripped text (numbers become their decimal text, null becomes ``""``).
 Text = Annotated[str, BeforeValidator(_text)]
 #: Upper-cased text (actions, price types, products, exchanges).
@@ -157,7 +204,8 @@ def parse_order_time(value: object) -> datetime | None:
 
 
 def epoch_to_ist(value: object) -> datetime:
-    """Epoch **seconds** (int, float or numeric string) as an aware IST datetime; ValueError otherwise."""
+    """Epoch **seconds** (int, float or numeric string) as an aware IST datetime; ValueError otherwise
+    (a :data:`BAD_NUMBER` one for NaN or ±infinity)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("naive datetime")
@@ -437,12 +485,12 @@ class AnalyzerState(OpenAlgoModel):
 
 
 class Funds(OpenAlgoModel):
-    """``funds``, all in rupees (the server may send them as strings)."""
+    """``funds``, all in rupees (the server may send them as strings); only the M2M P&L may be negative."""
 
     availablecash: Rupees = 0.0
     collateral: Rupees = 0.0
-    m2mrealized: Rupees = 0.0
-    m2munrealized: Rupees = 0.0
+    m2mrealized: SignedRupees = 0.0
+    m2munrealized: SignedRupees = 0.0
     utiliseddebits: Rupees = 0.0
 
 
@@ -514,15 +562,15 @@ class TradeRow(OpenAlgoModel):
 
 
 class PositionBookRow(OpenAlgoModel):
-    """One ``positionbook`` row: ``quantity`` signed contracts (short < 0), prices rupees."""
+    """One ``positionbook`` row: ``quantity`` signed contracts (short < 0), prices rupees ≥ 0, ``pnl`` signed rupees."""
 
     symbol: Text
     exchange: UpperText = "NFO"
     product: UpperText = "MIS"
-    quantity: Count = 0
+    quantity: SignedCount = 0
     average_price: Rupees = 0.0
     ltp: OptRupees = None
-    pnl: OptRupees = None
+    pnl: OptSignedRupees = None
 
 
 class Quote(OpenAlgoModel):
@@ -531,7 +579,7 @@ class Quote(OpenAlgoModel):
     Fields other than ``ltp`` are None when the server leaves them out.
     """
 
-    ltp: Annotated[float, BeforeValidator(_number)]
+    ltp: Price
     open: OptRupees = None
     high: OptRupees = None
     low: OptRupees = None
@@ -575,7 +623,7 @@ class SymbolInfo(OpenAlgoModel):
     tick_size: OptRupees = None
     freeze_qty: OptCount = None
     expiry: OptExpiry = None
-    strike: OptRupees = None
+    strike: OptSignedRupees = None
     token: Text = ""
     brsymbol: Text = ""
     brexchange: Text = ""
@@ -586,10 +634,10 @@ class Candle(OpenAlgoModel):
     prices rupees; ``volume`` and ``oi`` contracts."""
 
     timestamp: Annotated[AwareDatetime, BeforeValidator(epoch_to_ist)]
-    open: Annotated[float, BeforeValidator(_number)]
-    high: Annotated[float, BeforeValidator(_number)]
-    low: Annotated[float, BeforeValidator(_number)]
-    close: Annotated[float, BeforeValidator(_number)]
+    open: Price
+    high: Price
+    low: Price
+    close: Price
     volume: Count = 0
     oi: OptCount = None
 

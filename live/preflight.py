@@ -13,6 +13,8 @@ from config.settings import Settings
 from live.universe import (
     UniverseError,
     atm_strike,
+    checked_lot_size,
+    checked_spot,
     nearest_expiry,
     option_series,
     option_symbol,
@@ -71,13 +73,19 @@ def preflight(
 ) -> SessionPlan:
     """ping → analyzer → funds → expiry → ATM → lot size → symbols → nothing left over.
 
+    The NIFTY quote must be a finite number of points within
+    :data:`live.universe.SPOT_RANGE`; the lot size the broker gives for the
+    ATM call must be a whole number of contracts from 1 to
+    :data:`live.universe.MAX_LOT_SIZE` (when the broker gives none, or the
+    ``symbol`` call fails, ``LOT_SIZE`` is used, with a warning).
     A ``ping`` that gets no answer (transport error, 5xx, 429) is asked again
     every :data:`PING_RETRY_DELAY` s for up to ``ping_patience`` s, with a
     warning each time. Raises :class:`PreflightError` when the server is
     still unreachable then, the key is
     refused, ``PAPER_TRADING`` is on but the server trades live (unless
     ``switch_to_analyzer``), the universe cannot be determined, or the
-    broker holds working orders or open positions in the day's option series.
+    broker holds working orders or open positions in the day's option series,
+    or the NIFTY quote or the lot size is unusable.
     """
     host = settings.openalgo_host
     try:
@@ -102,7 +110,7 @@ def preflight(
     spot = None
     if atm is None:
         try:
-            spot = client.quote(settings.underlying, "NSE_INDEX").ltp
+            spot = checked_spot(client.quote(settings.underlying, "NSE_INDEX").ltp)
             atm = atm_strike(spot, settings.strike_step)
         except (UniverseError, BrokerError) as exc:
             raise PreflightError(f"cannot read the NIFTY quote for the ATM strike (give --atm 26000): {exc}") from None
@@ -112,9 +120,19 @@ def preflight(
     lot_size = settings.lot_size
     atm_symbol = option_symbol(settings.underlying, day_expiry, atm, "CE")
     try:
-        lot_size = int(client.symbol_info(atm_symbol, settings.exchange).lotsize)
-    except (BrokerError, TypeError, ValueError) as exc:
+        listed = client.symbol_info(atm_symbol, settings.exchange).lotsize
+    except BrokerError as exc:
         logger.warning("lot size of {} unavailable ({}); using LOT_SIZE={}", atm_symbol, exc, lot_size)
+    else:
+        if listed is None:
+            logger.warning("lot size of {} not given by the broker; using LOT_SIZE={}", atm_symbol, lot_size)
+        else:
+            try:
+                lot_size = checked_lot_size(listed)
+            except UniverseError as exc:
+                raise PreflightError(
+                    f"the broker's {exc} (symbol {atm_symbol}); check the instrument in OpenAlgo"
+                ) from None
 
     symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
     _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry))

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 
 from messages.base import OptionType
 
+#: The index levels (points) a NIFTY quote may have, inclusive. NIFTY's base is 1,000 (1995) and
+#: it trades near 26,000 in 2025: the bounds are wide on purpose, to catch garbage (0, NaN, 1e12,
+#: a price in paise), not to judge the market.
+SPOT_RANGE = (1_000.0, 1_000_000.0)
+#: The largest lot size (contracts) believed; NIFTY's is tens of contracts (65 or 75 in 2025).
+MAX_LOT_SIZE = 10_000
+
 
 class UniverseError(ValueError):
-    """An expiry or strike argument is malformed."""
+    """An expiry or strike argument, the index quote or the lot size is malformed."""
 
 
 def expiry_code(expiry: date) -> str:
@@ -26,10 +34,36 @@ def parse_expiry(text: str) -> date:
 
 
 def atm_strike(spot: float, step: int) -> int:
-    """NIFTY spot (points) rounded to the nearest strike step (halves round up)."""
-    if spot <= 0:
-        raise UniverseError(f"spot must be positive, got {spot}")
+    """NIFTY spot (points) rounded to the nearest strike step (halves round up).
+
+    UniverseError unless ``spot`` is a positive finite number.
+    """
+    if not math.isfinite(spot) or spot <= 0:
+        raise UniverseError(f"spot must be a positive finite number, got {spot}")
     return int((spot + step / 2) // step * step)
+
+
+def checked_spot(spot: object) -> float:
+    """The NIFTY index quote ``spot`` (points) as a float.
+
+    UniverseError unless it is a finite number within :data:`SPOT_RANGE`.
+    """
+    low, high = SPOT_RANGE
+    if isinstance(spot, bool) or not isinstance(spot, int | float) or not low <= spot <= high:
+        raise UniverseError(f"NIFTY quote is {spot!r}: must be a number from {low:,.0f} to {high:,.0f} points")
+    return float(spot)
+
+
+def checked_lot_size(lotsize: object) -> int:
+    """A lot size (contracts) as an int.
+
+    UniverseError unless it is a whole number from 1 to :data:`MAX_LOT_SIZE`
+    (``75`` and ``75.0`` pass; ``"75"``, ``75.5``, 0, NaN do not).
+    """
+    whole = isinstance(lotsize, int) or (isinstance(lotsize, float) and lotsize.is_integer())
+    if isinstance(lotsize, bool) or not whole or not 1 <= lotsize <= MAX_LOT_SIZE:
+        raise UniverseError(f"lot size is {lotsize!r}: must be a whole number of contracts from 1 to {MAX_LOT_SIZE:,}")
+    return int(lotsize)
 
 
 def option_series(underlying: str, expiry: date) -> str:

@@ -12,6 +12,7 @@ numbers). Nothing here talks to a real broker.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import traceback
@@ -28,6 +29,7 @@ from pydantic import SecretStr, ValidationError
 
 from broker.base import (
     AuthError,
+    BrokerError,
     NotFound,
     OrderNotCancellable,
     OrderRejected,
@@ -1124,6 +1126,131 @@ def test_every_call_has_both_timeouts_and_uses_the_given_session(server):
     server.reply("ping", PING_001)
     assert session.post(f"{server.url}/api/v1/ping", json={"apikey": KEY}, timeout=2).status_code == 200
     session.close()
+
+
+# =====================================================================================
+# Impossible numbers: NaN, ±infinity, negatives where none can be
+# =====================================================================================
+NAN, INF = float("nan"), float("inf")  # json.dumps writes NaN / Infinity, which json.loads reads back
+
+
+def _changed(sample: dict[str, Any], path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """A deep copy of ``sample`` with the item at ``path`` set to ``value``."""
+    reply = json.loads(json.dumps(sample))
+    target = reply
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return reply
+
+
+_ORDERBOOK_OURS = {"data": {"orders": [ORDERSTATUS_ANALYZE["data"]]}, "mode": "analyze", "status": "success"}
+_POSITIONBOOK_OURS = {
+    "data": [{"symbol": CE, "exchange": "NFO", "product": "MIS", "quantity": "-75", "average_price": "127.10", "ltp": "120.5", "pnl": "493.50"}],
+    "status": "success",
+}
+
+#: endpoint → (sample reply, path to the changed row, the call)
+_CALLS = {
+    "orderbook": (_ORDERBOOK_OURS, ("data", "orders", 0), lambda c: c.order_book()),
+    "orderstatus": (ORDERSTATUS_ANALYZE, ("data",), lambda c: c.order_status("25122300123456")),
+    "tradebook": (TRADEBOOK_001, ("data", 1), lambda c: c.trade_book()),
+    "positionbook": (_POSITIONBOOK_OURS, ("data", 0), lambda c: c.position_book()),
+    "funds": (FUNDS_001, ("data",), lambda c: c.funds()),
+    "quotes": (QUOTES_001, ("data",), lambda c: c.quote("WIPRO", "NSE")),
+    "multiquotes": (MULTIQUOTES, ("results", 0, "data"), lambda c: c.multi_quotes([("SBIN", "NSE")])),
+    "symbol": (SYMBOL_OPTION, ("data",), lambda c: c.symbol_info(CE, "NFO")),
+    "search": (SEARCH_001, ("data", 0), lambda c: c.search("NIFTY 25000 JUL CE", "NFO")),
+    "history": (HISTORY_001, ("data", 1), lambda c: c.history("NIFTY31JUL25FUT", "NFO", "1m", date(2025, 6, 26), date(2025, 6, 26))),
+}
+
+_IMPOSSIBLE = [
+    ("orderbook", "average_price", NAN),
+    ("orderbook", "price", "inf"),
+    ("orderbook", "trigger_price", -0.05),
+    ("orderbook", "quantity", "nan"),
+    ("orderbook", "filled_quantity", -75),
+    ("orderstatus", "average_price", "NaN"),
+    ("orderstatus", "price", -126.95),
+    ("orderstatus", "trigger_price", INF),
+    ("orderstatus", "quantity", -75),
+    ("orderstatus", "filled_quantity", "Infinity"),
+    ("tradebook", "average_price", NAN),
+    ("tradebook", "quantity", -20),
+    ("tradebook", "trade_value", "-Infinity"),
+    ("positionbook", "average_price", "nan"),
+    ("positionbook", "average_price", -127.10),
+    ("positionbook", "ltp", INF),
+    ("positionbook", "ltp", "-120.5"),
+    ("positionbook", "quantity", "nan"),  # may be negative, never NaN
+    ("positionbook", "pnl", NAN),  # may be negative, never NaN
+    ("funds", "availablecash", "nan"),
+    ("funds", "availablecash", -1),
+    ("funds", "collateral", "-0.01"),
+    ("funds", "utiliseddebits", INF),
+    ("funds", "m2mrealized", NAN),  # may be negative, never NaN
+    ("funds", "m2munrealized", "-inf"),
+    ("quotes", "ltp", NAN),
+    ("quotes", "ltp", "nan"),
+    ("quotes", "ltp", -265.93),
+    ("quotes", "bid", "inf"),
+    ("quotes", "ask", -1),
+    ("quotes", "open", "1e400"),  # overflows to infinity
+    ("quotes", "volume", -5),
+    ("quotes", "volume", 10**400),  # a whole number no float holds
+    ("quotes", "oi", "nan"),
+    ("multiquotes", "ltp", NAN),
+    ("symbol", "lotsize", "nan"),
+    ("symbol", "lotsize", -75),
+    ("symbol", "freeze_qty", INF),
+    ("symbol", "tick_size", -0.05),
+    ("symbol", "strike", NAN),  # may be negative (equities: -0.01), never NaN
+    ("search", "lotsize", NAN),
+    ("history", "open", -1),
+    ("history", "high", INF),
+    ("history", "low", NAN),
+    ("history", "close", "nan"),
+    ("history", "volume", -429),
+    ("history", "oi", "-1"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "field", "value"), _IMPOSSIBLE, ids=[f"{e}-{f}-{v!r:.12}" for e, f, v in _IMPOSSIBLE])
+def test_an_impossible_number_is_a_transport_error_naming_the_endpoint_and_field(server, client, endpoint, field, value):
+    sample, row, call = _CALLS[endpoint]
+    server.reply(endpoint, _changed(sample, (*row, field), value))
+
+    with pytest.raises(TransportError) as caught:
+        call(client)
+
+    assert isinstance(caught.value, BrokerError)
+    assert re.match(rf"{endpoint}: .*\b{field}: (not a finite number|negative) \(", str(caught.value)), str(caught.value)
+
+
+def test_an_order_book_row_with_an_impossible_number_fails_the_call_instead_of_being_skipped(server, client):
+    reply = _changed(_ORDERBOOK_OURS, ("data", "orders", 0, "average_price"), NAN)
+    reply["data"]["orders"].append({"orderid": "999", "symbol": "??", "order_status": "open"})  # unreadable: still skipped
+    server.reply("orderbook", reply)
+    server.reply("orderbook", _ORDERBOOK_OURS | {"data": {"orders": reply["data"]["orders"][1:]}})
+
+    with pytest.raises(TransportError, match=r"^orderbook: unusable order '25122300123456': average_price: not a finite number \(nan\)$"):
+        client.order_book()
+    assert client.order_book() == []
+
+
+def test_legal_negatives_and_zeros_are_still_read(server, client):
+    """Guard (passes before and after): P&L and a short position are signed; prices may be 0."""
+    server.reply("positionbook", _changed(_POSITIONBOOK_OURS, ("data", 0, "pnl"), "-493.50"))
+    server.reply("funds", _changed(FUNDS_001, ("data", "m2munrealized"), "-300.25"))
+    server.reply("orderstatus", _changed(ORDERSTATUS_001, ("data", "average_price"), 0))
+
+    (position,) = client.position_book_detail()
+    funds = client.funds()
+    market = client.order_status("250828000185002")
+
+    assert (position.quantity, position.pnl) == (-75, -493.5)
+    assert funds.m2munrealized == -300.25
+    assert (market.price, market.trigger_price, market.average_price) == (0.0, 0.0, 0.0)
 
 
 # =====================================================================================

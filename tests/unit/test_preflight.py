@@ -26,6 +26,8 @@ class FakeClient:
         self.orders: list[OrderSnapshot] = []
         self.positions: list[PositionRow] = []
         self.toggled: list[bool] = []
+        self.ltp: object = 26012.4
+        self.lotsize: object = 75
 
     def ping(self) -> SimpleNamespace:
         if self.ping_error is not None:
@@ -48,12 +50,12 @@ class FakeClient:
 
     def quote(self, symbol: str, exchange: str) -> SimpleNamespace:
         assert (symbol, exchange) == ("NIFTY", "NSE_INDEX")
-        return SimpleNamespace(ltp=26012.4)
+        return SimpleNamespace(ltp=self.ltp)
 
     def symbol_info(self, symbol: str, exchange: str) -> SimpleNamespace:
         if self.lot_error is not None:
             raise self.lot_error
-        return SimpleNamespace(lotsize=75)
+        return SimpleNamespace(lotsize=self.lotsize)
 
     def order_book(self) -> list[OrderSnapshot]:
         return self.orders
@@ -157,6 +159,30 @@ def test_paper_trading_can_switch_the_server_to_analyzer_mode() -> None:
 def test_lot_size_falls_back_to_the_setting_when_symbol_fails() -> None:
     client = FakeClient()
     client.lot_error = ServerError("down")
+    assert preflight(client, settings(lot_size=65), TODAY).lot_size == 65
+
+
+@pytest.mark.parametrize("ltp", [float("nan"), float("inf"), float("-inf"), 0.0, -26012.4, 999.99, 1_000_000.01, 1e12])
+def test_an_unusable_nifty_quote_stops_the_start_with_a_readable_reason(ltp: float) -> None:
+    client = FakeClient()
+    client.ltp = ltp
+    with pytest.raises(PreflightError, match=r"NIFTY quote .*is .*: must be a number from 1,000 to 1,000,000 points"):
+        preflight(client, settings(), TODAY)
+
+
+@pytest.mark.parametrize("lotsize", [float("nan"), float("inf"), 0, -75, 75.5, 10_001, 1e12, True])
+def test_an_unusable_lot_size_stops_the_start_with_a_readable_reason(lotsize: object) -> None:
+    client = FakeClient()
+    client.lotsize = lotsize
+    with pytest.raises(PreflightError, match=r"lot size is .*: must be a whole number of contracts from 1 to 10,000") as caught:
+        preflight(client, settings(lot_size=65), TODAY)
+    assert "NIFTY30DEC2526000CE" in str(caught.value)
+
+
+def test_a_lot_size_the_broker_does_not_give_falls_back_to_the_setting() -> None:
+    """Guard (passes before and after): no ``lotsize`` is not a bad one."""
+    client = FakeClient()
+    client.lotsize = None
     assert preflight(client, settings(lot_size=65), TODAY).lot_size == 65
 
 

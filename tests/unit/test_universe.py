@@ -9,6 +9,8 @@ import pytest
 from live.universe import (
     UniverseError,
     atm_strike,
+    checked_lot_size,
+    checked_spot,
     expiry_code,
     nearest_expiry,
     option_symbol,
@@ -44,6 +46,23 @@ def test_atm_is_spot_rounded_to_the_nearest_strike(spot: float, atm: int) -> Non
 def test_atm_of_a_non_positive_spot_is_an_error() -> None:
     with pytest.raises(UniverseError):
         atm_strike(0.0, 50)
+
+
+@pytest.mark.parametrize("spot", [float("nan"), float("inf")])
+def test_atm_of_a_non_finite_spot_is_an_error(spot: float) -> None:
+    with pytest.raises(UniverseError, match="finite"):
+        atm_strike(spot, 50)
+
+
+def test_an_index_quote_and_a_lot_size_are_checked_up_to_their_bounds() -> None:
+    assert [checked_spot(x) for x in (1_000, 26012.4, 1_000_000.0)] == [1000.0, 26012.4, 1_000_000.0]
+    assert [checked_lot_size(x) for x in (1, 75, 75.0, 10_000)] == [1, 75, 75, 10_000]
+    for spot in (999.99, 1_000_000.01, float("nan"), "26000", None, True):
+        with pytest.raises(UniverseError, match="NIFTY quote"):
+            checked_spot(spot)
+    for lotsize in (0, 10_001, 75.5, float("nan"), float("inf"), "75", None, True):
+        with pytest.raises(UniverseError, match="lot size"):
+            checked_lot_size(lotsize)
 
 
 def test_universe_is_atm_plus_minus_window_strikes_ce_and_pe() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -13,7 +14,7 @@ from pydantic import AwareDatetime
 from actors.base import ActorContext, BaseActor
 from actors.names import PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
-from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
+from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, TickRejected, WatchSymbols
 from messages.orders import OrderUpdate
 from strategy.session import ONE_MINUTE, at, minute_start
 
@@ -126,7 +127,8 @@ class _Callbacks:
 class FeedActor(BaseActor):
     """In: :class:`ConnectFeed` (from itself at start), :class:`Tick` from the client thread,
     :class:`WatchSymbols`, :class:`FeedConnected`, :class:`FeedDisconnected`,
-    :class:`HeartbeatDue`.
+    :class:`HeartbeatDue`, :class:`TickRejected` (from the SymbolActors: counted by
+    reason for the heartbeat).
 
     Out: every tick of a known symbol to its SymbolActor and to each watcher
     (OrderActor, PortfolioActor) that asked for that symbol (ticks of other
@@ -162,6 +164,8 @@ class FeedActor(BaseActor):
         self.last_tick: dict[str, datetime] = {}
         self.ticks = 0
         self.unknown = 0
+        #: ticks the SymbolActors dropped, by reason (strategy.md §2)
+        self.rejected: Counter[str] = Counter()
         #: ``ticks`` when the current connection came up
         self._ticks_at_connect = 0
         #: actor name -> symbols whose ticks it asked for (OrderActors, PortfolioActor)
@@ -176,6 +180,7 @@ class FeedActor(BaseActor):
             HeartbeatDue: self.on_heartbeat,
             ConnectFeed: self.on_connect,
             BackfillDue: self.on_backfill_due,
+            TickRejected: self.on_tick_rejected,
         }
 
     def on_start(self) -> None:
@@ -209,6 +214,9 @@ class FeedActor(BaseActor):
         for watcher, symbols in self.watchers.items():
             if tick.symbol in symbols:
                 self.tell(watcher, tick)
+
+    def on_tick_rejected(self, rejected: TickRejected) -> None:
+        self.rejected[rejected.reason] += 1
 
     def on_watch(self, watch: WatchSymbols) -> None:
         self.watchers[watch.watcher] = set(watch.symbols)
@@ -263,13 +271,16 @@ class FeedActor(BaseActor):
 
     def on_heartbeat(self, due: HeartbeatDue) -> None:
         recent = sum(1 for t in self.last_tick.values() if due.time - t <= HEARTBEAT)
+        bad = ", ".join(f"{reason} {n}" for reason, n in sorted(self.rejected.items())) or "none"
         logger.info(
-            "[HEARTBEAT] data {}/{} symbols ticked in the last {} s; {} ticks; {} for unknown symbols",
+            "[HEARTBEAT] data {}/{} symbols ticked in the last {} s; {} ticks; {} for unknown symbols; "
+            "bad ticks dropped: {}",
             recent,
             len(self.symbols),
             int(HEARTBEAT.total_seconds()),
             self.ticks,
             self.unknown,
+            bad,
         )
         next_due = due.time + HEARTBEAT
         self.clock.schedule(next_due, self.name, HeartbeatDue(time=next_due))

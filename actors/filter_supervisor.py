@@ -4,52 +4,94 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from loguru import logger
+
 from actors.base import ActorContext, BaseActor
 from actors.names import JOURNAL, order_actor
 from messages.base import OptionType, option_type_of
-from messages.portfolio import SessionEndDue
+from messages.portfolio import OpenSymbols, SessionEndDue
 from messages.signals import (
     CandidateDecided,
     EntryCandidate,
     EntryIntent,
+    PublishDue,
     SymbolSignals,
 )
 from strategy.pool import CandidatePool
 
 
 class FilterSupervisor(BaseActor):
-    """In: :class:`SymbolSignals` from the SymbolActors, :class:`SessionEndDue`.
+    """In: :class:`SymbolSignals` from the SymbolActors, :class:`OpenSymbols` from the
+    PortfolioActor, :class:`PublishDue` (its own timer), :class:`SessionEndDue`.
 
-    Out: every decision to the Journal; after all signals of one
-    :class:`SymbolSignals`, an :class:`EntryIntent` to the OrderActor of the
-    type if that type's best candidate changed (symbol, trigger, quantity or
-    stop), preceded by a ``best`` decision when the order terms changed.
+    Out: every decision to the Journal. Stage 3 runs once per instant
+    (strategy.md §4): the first input that changes the pool schedules a
+    :class:`PublishDue` at the clock's time; when it fires, for each option
+    type whose best changed (symbol, trigger, quantity or stop) an
+    :class:`EntryIntent` goes to that type's OrderActor, preceded by a
+    ``best`` decision when the order terms changed. Symbols with an open
+    position are skipped (one position per symbol). Signals that arrive
+    after the session's end are dropped.
     """
 
     def __init__(self, name: str, ctx: ActorContext) -> None:
         super().__init__(name, ctx)
         self.pool = CandidatePool(ctx.settings)
         self.sent: dict[OptionType, EntryCandidate | None] = {"CE": None, "PE": None}
+        self.open_symbols: frozenset[str] = frozenset()
+        self.ended = False
+        #: option types whose inputs changed since the last publication
+        self._changed: set[OptionType] = set()
+        self._publish_due = False
         self.handlers = {
             SymbolSignals: self.on_signals,
+            OpenSymbols: self.on_open_symbols,
+            PublishDue: self.on_publish_due,
             SessionEndDue: self.on_session_end,
         }
 
     def on_signals(self, batch: SymbolSignals) -> None:
+        if self.ended:
+            logger.debug("{}: signals of {} after the session's end dropped", self.name, batch.symbol)
+            return
         for signal in batch.signals:
             for decision in self.pool.on_signal(signal):
                 self.tell(JOURNAL, decision)
-        self._publish(option_type_of(batch.symbol), batch.time)
+        self._changed_later(option_type_of(batch.symbol))
+
+    def on_open_symbols(self, update: OpenSymbols) -> None:
+        changed = self.open_symbols ^ update.symbols
+        self.open_symbols = update.symbols
+        for symbol in sorted(changed):
+            self._changed_later(option_type_of(symbol))
+
+    def on_publish_due(self, due: PublishDue) -> None:
+        self._publish_due = False
+        changed, self._changed = self._changed, set()
+        if self.ended:
+            return
+        for option_type in ("CE", "PE"):
+            if option_type in changed:
+                self._publish(option_type, due.time)
 
     def on_session_end(self, due: SessionEndDue) -> None:
+        self.ended = True
+        self._changed.clear()
         for decision in self.pool.end_session(due.time):
             self.tell(JOURNAL, decision)
         for option_type in ("CE", "PE"):
             self._publish(option_type, due.time)
 
+    def _changed_later(self, option_type: OptionType) -> None:
+        self._changed.add(option_type)
+        if not self._publish_due:
+            self._publish_due = True
+            now = self.clock.now()
+            self.clock.schedule(now, self.name, PublishDue(time=now))
+
     def _publish(self, option_type: OptionType, now: datetime) -> None:
         """Send the type's best to its OrderActor if it changed; journal a change of order terms."""
-        best = self.pool.best(option_type)
+        best = self.pool.best(option_type, skip=self.open_symbols)
         previous = self.sent[option_type]
         if best == previous:
             return

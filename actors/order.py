@@ -16,11 +16,11 @@ import pykka
 from loguru import logger
 
 from actors.base import ActorContext, BaseActor, Router
-from actors.names import JOURNAL, PORTFOLIO, order_actor
+from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from broker.base import BrokerError, OrderListener, OrderNotCancellable, OrderRejected, OrderRequest, OrderSnapshot
 from broker.gateway import BrokerGateway
 from messages.base import OptionType, OrderRole, option_type_of
-from messages.market import Tick
+from messages.market import GetSwingState, SwingState, Tick
 from messages.orders import (
     FINAL_STATUSES,
     FlattenAll,
@@ -33,6 +33,7 @@ from messages.orders import (
     StartTrading,
     StopEntries,
     SwitchDue,
+    TriggeredEntryDue,
 )
 from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
 from messages.signals import EntryCandidate, EntryIntent
@@ -66,6 +67,8 @@ class _Order:
     reason: str = ""
     #: a status check was already made for the current trigger crossing
     crossing_checked: bool = False
+    #: entries: when it triggered (a trade at or below its trigger, or the broker said so)
+    triggered_at: datetime | None = None
 
     @property
     def final(self) -> bool:
@@ -86,9 +89,15 @@ class _Position:
 
 class OrderActor(BaseActor):
     """In: :class:`EntryIntent`, :class:`OrderUpdate`, :class:`Tick` (its type's symbols),
-    :class:`SwitchDue`, :class:`PollDue`, :class:`FlattenAll`, :class:`ReconcileSymbol`,
+    :class:`SwitchDue`, :class:`TriggeredEntryDue`, :class:`PollDue`, :class:`FlattenAll`,
+    :class:`ReconcileSymbol`,
     :class:`StartTrading` (when constructed with ``trading=False`` for a warm-up),
     :class:`StopEntries` (shutdown: the working entry is cancelled, stops stay).
+
+    A triggered entry (strategy.md §5) is left alone until it fills or the
+    bar in which it triggered has closed (plus the grace); then what is still
+    unfilled is cancelled. Before it places an entry it asks the symbol's
+    SymbolActor for its current state (:class:`GetSwingState`).
 
     Out: :class:`OrderSent` / :class:`OrderFilled` / :class:`Alert` to the
     Journal; :class:`ReserveEntry` (ask), :class:`ReleaseEntry`,
@@ -116,10 +125,12 @@ class OrderActor(BaseActor):
         self._switch_scheduled = False
         self._poll_scheduled = False
         self._last_room_try: datetime | None = None
+        #: last trade of each watched symbol (rupees): the exit price of a position the broker closed
         self.last_prices: dict[str, float] = {}
         self.handlers = {
             EntryIntent: self.on_intent,
             SwitchDue: self.on_switch_due,
+            TriggeredEntryDue: self.on_triggered_entry_due,
             OrderUpdate: self.on_order_update,
             Tick: self.on_tick,
             PollDue: self.on_poll,
@@ -157,6 +168,17 @@ class OrderActor(BaseActor):
         self._switch_scheduled = False
         self._act(at_bar_close=True)
 
+    def on_triggered_entry_due(self, due: TriggeredEntryDue) -> None:
+        entry = self.entry
+        if entry is None or entry.orderid != due.orderid or entry.final:
+            return
+        logger.info(
+            "{}: entry {} {} triggered, {} of {} filled by its bar's close; cancelling the rest",
+            self.name, entry.orderid, entry.symbol, entry.filled_quantity, entry.quantity,
+        )
+        if self._cancel_entry():
+            self._act(at_bar_close=False)
+
     def on_order_update(self, update: OrderUpdate) -> None:
         self._apply(update)
 
@@ -164,6 +186,7 @@ class OrderActor(BaseActor):
         self.last_prices[tick.symbol] = tick.ltp
         entry = self.entry
         if entry is not None and tick.symbol == entry.symbol and tick.ltp <= entry.trigger_price:
+            self._triggered(entry, tick.time)
             if not entry.crossing_checked:
                 entry.crossing_checked = True
                 self._refresh(entry)
@@ -222,6 +245,8 @@ class OrderActor(BaseActor):
         if self.halted or not self.trading:
             return
         entry = self.entry
+        if entry is not None and entry.triggered_at is not None:
+            return  # the break was the entry: it rests until it fills or its bar closes (strategy.md §5)
         working = (
             WorkingEntry(entry.symbol, entry.trigger_price, entry.quantity, entry.filled_quantity) if entry else None
         )
@@ -253,17 +278,13 @@ class OrderActor(BaseActor):
         if not at(day, self.settings.entry_start) <= now < at(day, self.settings.entry_end):
             self._release()
             return
-        last = self.last_prices.get(best.symbol)
-        if last is not None and last <= best.trigger_price:
-            # traded through the trigger already: the swing low has broken (strategy.md §3)
-            logger.info("{}: {} last traded {} at or below its trigger {}; not entering", self.name, best.symbol, last, best.trigger_price)
-            self.spent.add((best.symbol, best.swing_bar_time))
-            self._release()
-            return
         if not self.reserved:
             self._last_room_try = now
             if not self._reserve(now):
                 return
+        if not self._may_enter(best):
+            self._release()
+            return
         request = self._entry_request(best.symbol, best.quantity, best.limit_price, best.trigger_price)
         try:
             orderid = self.gateway.place_order(request)
@@ -273,11 +294,49 @@ class OrderActor(BaseActor):
                 self.spent.add((best.symbol, best.swing_bar_time))
             self._alert("warning", f"entry {best.symbol} SELL {best.quantity} @ {best.trigger_price} not placed: {exc}")
             return
-        order = _Order(orderid, "entry", best.symbol, best.quantity, best.trigger_price, best.limit_price, candidate=best)
+        order = _Order(
+            orderid, "entry", best.symbol, best.quantity, best.trigger_price, best.limit_price,
+            status="trigger pending", candidate=best,
+        )
         self.orders[orderid] = order
         self.entry = order
         self._journal_order("place", order, request)
         self._schedule_poll()
+
+    def _may_enter(self, best: EntryCandidate) -> bool:
+        """Decide from the symbol's current state (its SymbolActor's), never a remembered price (strategy.md §5).
+
+        A swing low that has broken is spent for good (strategy.md §3); a last
+        trade at or below the trigger of an unbroken one (off the tick grid)
+        or no answer only means "not now".
+        """
+        try:
+            state: SwingState = self.ask(
+                symbol_actor(best.symbol), GetSwingState(swing_bar_time=best.swing_bar_time), timeout=10.0
+            )
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
+            logger.warning("{}: no answer from {} ({}); not entering now", self.name, best.symbol, exc)
+            return False
+        if not state.unbroken:
+            logger.info("{}: the swing low {} of {} has broken; not entering", self.name, best.swing_price, best.symbol)
+            self.spent.add((best.symbol, best.swing_bar_time))
+            return False
+        if state.last_price is not None and state.last_price <= best.trigger_price:
+            logger.info(
+                "{}: {} last traded {} at or below the trigger {}; not entering now",
+                self.name, best.symbol, state.last_price, best.trigger_price,
+            )
+            return False
+        return True
+
+    def _triggered(self, entry: _Order, moment: datetime) -> None:
+        """The entry's trigger was reached at ``moment``: from now on it rests until it fills,
+        or until its bar (``moment``'s minute) has closed plus the grace (strategy.md §5)."""
+        if entry.triggered_at is not None or entry.final:
+            return
+        entry.triggered_at = moment
+        due = minute_start(moment) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
+        self.clock.schedule(due, self.name, TriggeredEntryDue(orderid=entry.orderid, time=due))
 
     def _entry_request(self, symbol: str, quantity: int, limit: float, trigger: float) -> OrderRequest:
         """A SELL stop-limit entry (strategy.md §5): ``quantity`` contracts, ``limit`` and ``trigger`` rupees."""
@@ -343,7 +402,10 @@ class OrderActor(BaseActor):
             order.filled_quantity = update.filled_quantity
             order.average_price = update.average_price
         was_final = order.final
+        was_pending = order.status == "trigger pending"
         order.status = update.status
+        if order.role == "entry" and (added > 0 or (was_pending and update.status == "open")):
+            self._triggered(order, update.time)
         if update.status not in FINAL_STATUSES and update.status not in ("open", "trigger pending"):
             logger.warning("{}: unknown status {!r} for {}; treated as working", self.name, update.status, order.orderid)
         if added > 0:
@@ -456,7 +518,10 @@ class OrderActor(BaseActor):
             except BrokerError as exc:
                 error = exc
                 continue
-            stop = _Order(orderid, "stop", position.symbol, quantity, trigger, request.price, position.position_id)
+            stop = _Order(
+                orderid, "stop", position.symbol, quantity, trigger, request.price, position.position_id,
+                status="trigger pending",
+            )
             self.orders[orderid] = stop
             position.stops.append(stop)
             self._journal_order("place", stop, request)

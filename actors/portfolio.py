@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from loguru import logger
 
 from actors.base import ActorContext, BaseActor
-from actors.names import JOURNAL, order_actor
+from actors.names import FILTER, JOURNAL, order_actor
 from broker.base import BrokerError
 from broker.gateway import BrokerGateway
 from messages.base import OptionType, option_type_of
@@ -22,6 +22,7 @@ from messages.portfolio import (
     ExitFilled,
     ForceExitDue,
     GetTrades,
+    OpenSymbols,
     PositionEvent,
     ReconcileDue,
     ReleaseEntry,
@@ -80,7 +81,8 @@ class PortfolioActor(BaseActor):
     (:class:`ForceExitDue`, :class:`SessionEndDue`, :class:`ReconcileDue`), :class:`GetTrades` (ask).
 
     Out: :class:`PositionEvent`, :class:`Halted`, :class:`SessionSummary`,
-    :class:`Alert` to the Journal; :class:`FlattenAll` to the CE OrderActor and,
+    :class:`Alert` to the Journal; :class:`OpenSymbols` to the FilterSupervisor
+    whenever the symbols with an open position change; :class:`FlattenAll` to the CE OrderActor and,
     once it reports :class:`Flattened`, to the PE OrderActor (one after the
     other, so the two never race for the broker); :class:`ReconcileSymbol` on a
     mismatch with the broker's position book.
@@ -97,6 +99,8 @@ class PortfolioActor(BaseActor):
         self._mismatches: dict[str, tuple[int, int]] = {}
         #: confirmed mismatches already alerted (alerted once per state)
         self._alerted: dict[str, tuple[int, int]] = {}
+        #: the symbols with an open position, as last told to the FilterSupervisor
+        self._open_symbols: frozenset[str] = frozenset()
         self.handlers = {
             ReserveEntry: self.on_reserve,
             ReleaseEntry: self.on_release,
@@ -160,6 +164,7 @@ class PortfolioActor(BaseActor):
         pos.open_quantity += added
         pos.entry_price = fill.entry_price
         self._journal_position(pos, "open", fill.time)
+        self._share_open_symbols(fill.time)
         self._check_r(fill.time)
 
     def on_exit_filled(self, fill: ExitFilled) -> None:
@@ -177,6 +182,7 @@ class PortfolioActor(BaseActor):
             pos.exit_time = fill.time
             pos.last_price = fill.price
             self._journal_position(pos, "closed", fill.time)
+            self._share_open_symbols(fill.time)
         self._check_r(fill.time)
 
     def on_tick(self, tick: Tick) -> None:
@@ -187,6 +193,13 @@ class PortfolioActor(BaseActor):
                 touched = True
         if touched:
             self._check_r(tick.time)
+
+    def _share_open_symbols(self, now: datetime) -> None:
+        """Tell the FilterSupervisor which symbols hold an open position, when that changed."""
+        symbols = frozenset(p.symbol for p in self.positions.values() if p.open_quantity > 0)
+        if symbols != self._open_symbols:
+            self._open_symbols = symbols
+            self.tell(FILTER, OpenSymbols(symbols=symbols, time=now))
 
     def cumulative_r(self) -> float:
         """Closed R plus unrealized R of open positions at their last prices."""

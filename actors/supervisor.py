@@ -152,6 +152,7 @@ class Graph:
             order_spec("PE"),
             ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),
         ]
+        self.symbol_actors = [symbol_actor(symbol) for symbol in symbols]
         for symbol in symbols:
             name = symbol_actor(symbol)
             specs.append(ActorSpec(name, lambda name=name, symbol=symbol: SymbolActor.start(name, ctx, symbol)))
@@ -170,6 +171,9 @@ class Graph:
         force = at(day, s.force_exit)
         close = at(day, s.market_close)
         self.clock.schedule(force, PORTFOLIO, ForceExitDue(time=force))
+        # the close: every bar in progress closes first, then the pool empties (strategy.md §2)
+        for name in self.symbol_actors:
+            self.clock.schedule(close, name, SessionEndDue(time=close))
         self.clock.schedule(close, FILTER, SessionEndDue(time=close))
         self.clock.schedule(close, PORTFOLIO, SessionEndDue(time=close))
         first = self.clock.now() + timedelta(seconds=s.reconcile_seconds)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from loguru import logger
 from pydantic import AwareDatetime
 
-from actors.base import ActorContext, BaseActor
+from actors.base import FEED, ActorContext, BaseActor
 from actors.names import FILTER, JOURNAL
 from messages.base import Message
-from messages.market import Bar, FeedLost, GetBars, HistoryBars, Tick
+from messages.market import Bar, FeedLost, GetBars, GetSwingState, HistoryBars, SwingState, Tick, TickRejected
+from messages.portfolio import SessionEndDue
 from messages.signals import SwingDetected, SymbolSignals
 from strategy.session import ONE_MINUTE
 from strategy.symbol_engine import SymbolEngine
@@ -27,10 +29,14 @@ class SymbolActor(BaseActor):
 
     In: :class:`Tick`, :class:`HistoryBars` (warm-up, back-fill after a
     reconnect), :class:`FeedLost` (no grace closes until the back-fill),
-    :class:`BarCloseDue` (its own timer), :class:`GetBars` (ask).
+    :class:`BarCloseDue` (its own timer), :class:`SessionEndDue` (the market
+    closed: the bar in progress closes, later ticks are dropped),
+    :class:`GetBars` and :class:`GetSwingState` (asks).
     Out: every swing to the Journal, then the signals of each input (bar
     closed, swing, running high, break; in the order they happened) to the
-    FilterSupervisor as one :class:`SymbolSignals`.
+    FilterSupervisor as one :class:`SymbolSignals`; each dropped tick as a
+    :class:`TickRejected` to the FeedActor (its heartbeat counts them), the
+    first of each reason also as a WARNING.
     """
 
     def __init__(self, name: str, ctx: ActorContext, symbol: str) -> None:
@@ -42,14 +48,20 @@ class SymbolActor(BaseActor):
             BarCloseDue: self.on_close_due,
             HistoryBars: self.on_history,
             GetBars: self.on_get_bars,
+            GetSwingState: self.on_get_swing_state,
             FeedLost: self.on_feed_lost,
+            SessionEndDue: self.on_session_end,
         }
         #: False between a lost connection and the back-fill after the reconnect
         self.feed_up = True
 
     def on_tick(self, tick: Tick) -> None:
         before = self.engine.builder.open_bar_start
-        signals = self.engine.on_tick(tick.time, tick.ltp, tick.volume)
+        signals = self.engine.on_tick(tick.time, tick.ltp, tick.volume, self.clock.now())
+        reason = self.engine.last_rejection
+        if reason:
+            self._rejected(tick, reason)
+            return
         opened = self.engine.builder.open_bar_start
         if opened is not None and opened != before:
             due = opened + ONE_MINUTE + self._grace
@@ -67,11 +79,32 @@ class SymbolActor(BaseActor):
             due = max(opened + ONE_MINUTE + self._grace, history.time)
             self.clock.schedule(due, self.name, BarCloseDue(bar_start=opened, time=due))
 
+    def on_session_end(self, due: SessionEndDue) -> None:
+        self._route(self.engine.close_session(due.time))
+
+    def _rejected(self, tick: Tick, reason: str) -> None:
+        if self.engine.rejected[reason] == 1:
+            logger.warning(
+                "{}: dropped a tick ({}): {} at {}, volume {}; later ones are counted in the heartbeat",
+                tick.symbol, reason, tick.ltp, tick.time.isoformat(), tick.volume,
+            )
+        if self.router.ref(FEED) is not None:
+            self.tell(FEED, TickRejected(symbol=tick.symbol, reason=reason, time=self.clock.now()))
+
     def on_feed_lost(self, lost: FeedLost) -> None:
         self.feed_up = False
 
     def on_get_bars(self, _ask: GetBars) -> list[Bar]:
         return list(self.engine.bars)
+
+    def on_get_swing_state(self, ask: GetSwingState) -> SwingState:
+        engine = self.engine
+        return SwingState(
+            symbol=engine.symbol,
+            last_price=engine.last_price,
+            last_time=engine.last_time,
+            unbroken=engine.is_unbroken(ask.swing_bar_time),
+        )
 
     def on_close_due(self, due: BarCloseDue) -> None:
         if self.feed_up:

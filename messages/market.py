@@ -77,3 +77,35 @@ class FeedLost(Message):
 
 class GetBars(Message):
     """Ask a SymbolActor for its closed bars of the session (``list[Bar]``, oldest first)."""
+
+
+class TickRejected(Message):
+    """A SymbolActor dropped a tick that cannot be real or came out of order (strategy.md §2).
+
+    ``reason`` is one of :data:`strategy.tick_check.REASONS`, ``out_of_order``
+    or ``after_close``; the FeedActor counts them for its heartbeat.
+    """
+
+    symbol: str
+    reason: str
+    time: AwareDatetime
+
+
+class GetSwingState(Message):
+    """Ask a SymbolActor for its current state around the swing low of ``swing_bar_time``.
+
+    Replies :class:`SwingState`. The OrderActor asks before it places an
+    entry: entry decisions use the symbol's current state (strategy.md §5).
+    """
+
+    swing_bar_time: AwareDatetime
+
+
+class SwingState(Message):
+    """A SymbolActor's latest trade (rupees, IST time; None before the first) and whether
+    the swing low asked about is still unbroken."""
+
+    symbol: str
+    last_price: float | None
+    last_time: AwareDatetime | None
+    unbroken: bool

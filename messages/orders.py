@@ -93,6 +93,14 @@ class SwitchDue(Message):
     time: AwareDatetime
 
 
+class TriggeredEntryDue(Message):
+    """Timer: the bar in which entry ``orderid`` triggered has closed (plus the grace);
+    whatever of it is still unfilled is cancelled now (strategy.md §5)."""
+
+    orderid: str
+    time: AwareDatetime
+
+
 class PollDue(Message):
     """Timer: poll the order book for fills and status changes."""
 

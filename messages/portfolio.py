@@ -51,6 +51,16 @@ class ExitFilled(Message):
     time: AwareDatetime
 
 
+class OpenSymbols(Message):
+    """The PortfolioActor to the FilterSupervisor: the symbols in which a position is open now.
+
+    Stage 3 skips them until their position closes (strategy.md §4, one position per symbol).
+    """
+
+    symbols: frozenset[str]
+    time: AwareDatetime
+
+
 class PositionEvent(JournalEvent):
     """A position opened (or grew) or closed; ``pnl`` rupees, ``r`` R multiple."""
 
@@ -91,7 +101,8 @@ class ForceExitDue(Message):
 
 
 class SessionEndDue(Message):
-    """Timer: the market closed; write the daily summary."""
+    """Timer: the market closed. A SymbolActor closes its bar in progress; the
+    FilterSupervisor empties its pool; the PortfolioActor writes the daily summary."""
 
     time: AwareDatetime
 

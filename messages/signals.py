@@ -77,13 +77,25 @@ Signal = BarClosed | SwingDetected | RunningHighRaised | SwingLowBroken
 class SymbolSignals(Message):
     """Everything one input (a tick, a grace close, a history batch) changed for one symbol, in order.
 
-    The FilterSupervisor applies them all before it publishes a best, so a
-    swing low that the same trade creates (by closing the bar) and breaks
-    never becomes an entry order.
+    The FilterSupervisor applies them all, and those of every other symbol at
+    the same instant, before it publishes a best, so a swing low that the same
+    trade creates (by closing the bar) and breaks never becomes an entry order.
     """
 
     symbol: str
     signals: list[Signal]
+    time: AwareDatetime
+
+
+class PublishDue(Message):
+    """The FilterSupervisor's timer: the instant at ``time`` is over; publish the bests it changed.
+
+    Scheduled at the clock's time of the first input that changed the pool, it
+    is delivered after every input already queued (live) or once the clock
+    moves past that instant (replay, paced sessions): stage 3 runs once per
+    instant (strategy.md §4).
+    """
+
     time: AwareDatetime
 
 

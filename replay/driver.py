@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import time
 from itertools import groupby
@@ -17,7 +18,7 @@ from actors.supervisor import ActorSpec, Graph
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
-from messages.market import WatchSymbols
+from messages.market import TickRejected, WatchSymbols
 from messages.portfolio import GetTrades, TradeRecord
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
@@ -30,16 +31,21 @@ class WatchRegistry(BaseActor):
     """Replay's stand-in for the FeedActor's subscriptions: records which actor watches which symbols.
 
     It writes ``watching`` (actor name → symbols); the replay driver reads it
-    only while the graph is quiet, so never during a write.
+    only while the graph is quiet, so never during a write. It counts the
+    ticks the SymbolActors drop, by reason, as the FeedActor does.
     """
 
     def __init__(self, name: str, ctx: ActorContext, watching: dict[str, frozenset[str]]) -> None:
         super().__init__(name, ctx)
         self.watching = watching
-        self.handlers = {WatchSymbols: self.on_watch}
+        self.rejected: Counter[str] = Counter()
+        self.handlers = {WatchSymbols: self.on_watch, TickRejected: self.on_tick_rejected}
 
     def on_watch(self, watch: WatchSymbols) -> None:
         self.watching[watch.watcher] = watch.symbols
+
+    def on_tick_rejected(self, rejected: TickRejected) -> None:
+        self.rejected[rejected.reason] += 1
 
 
 @dataclass(frozen=True)

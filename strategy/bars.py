@@ -81,6 +81,10 @@ class BarBuilder:
             return self._close()
         return None
 
+    def close_now(self) -> Bar | None:
+        """Close the bar in progress now, grace or not (the market has closed)."""
+        return self._close() if self._bar is not None else None
+
     def discard_open_bar(self) -> None:
         """Drop the bar in progress (a complete bar for its minute comes from history)."""
         self._bar = None

@@ -72,8 +72,19 @@ class CandidatePool:
         if reason:
             return [CandidateDecided(decision="rejected", reason=reason, **common)]
         decisions = []
-        if swing.symbol in self.candidates:
-            decisions.append(CandidateDecided(decision="removed", reason="replaced", **common))
+        old = self.candidates.get(swing.symbol)
+        if old is not None:
+            decisions.append(
+                CandidateDecided(
+                    time=swing.time,
+                    symbol=old.symbol,
+                    option_type=old.option_type,
+                    decision="removed",
+                    reason="replaced",
+                    price=old.price,
+                    vwap_at_swing=round(old.vwap_at_swing, 4),
+                )
+            )
         cand = Candidate(
             swing.symbol, swing.option_type, swing.price, swing.bar_time, swing.vwap_at_swing, swing.highest_high
         )
@@ -123,14 +134,18 @@ class CandidatePool:
         self.candidates.clear()
         return out
 
-    def best(self, option_type: OptionType) -> EntryCandidate | None:
-        """Stage 3: the qualified candidate of the type closest to the target SL points."""
+    def best(self, option_type: OptionType, skip: frozenset[str] = frozenset()) -> EntryCandidate | None:
+        """Stage 3: the qualified candidate of the type closest to the target SL points.
+
+        Candidates of the symbols in ``skip`` (those with an open position,
+        strategy.md §4) stay in the pool but are not chosen.
+        """
         s = self.s
         chosen: Candidate | None = None
         chosen_key = None
         for cand in self.candidates.values():
             ev = cand.evaluation
-            if cand.option_type != option_type or ev is None or not ev.qualified:
+            if cand.option_type != option_type or ev is None or not ev.qualified or cand.symbol in skip:
                 continue
             key = best_key(ev.sl_points, cand.price, cand.symbol, s)
             if chosen_key is None or key < chosen_key:

@@ -6,6 +6,7 @@ The SymbolActor wraps one :class:`SymbolEngine`.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from messages.market import Bar
 from messages.signals import BarClosed, RunningHighRaised, Signal, SwingDetected, SwingLowBroken
 from strategy.bars import BarBuilder
 from strategy.swing import SwingDetector
+from strategy.tick_check import strike_of, tick_problem
 from strategy.vwap import SessionVwap
 
 
@@ -58,19 +60,46 @@ class SymbolEngine:
         self.vwaps: list[float] = []
         self.unbroken_lows: list[_Low] = []
         self.last_price: float | None = None
+        self.last_time: datetime | None = None
         #: the detector's current swing LOW, while it is unbroken
         self._current_low: _Low | None = None
-        self._low_vwap = 0.0
+        #: vwap_at_swing of the detector's current swing (frozen at its creation)
+        self._swing_vwap = 0.0
+        self.strike = strike_of(symbol)
+        #: True after :meth:`close_session`
+        self.closed = False
+        #: why the last tick was dropped ("" if it was applied)
+        self.last_rejection = ""
+        #: dropped ticks by reason (:data:`strategy.tick_check.REASONS`, ``out_of_order``, ``after_close``)
+        self.rejected: Counter[str] = Counter()
 
     # --- inputs -----------------------------------------------------------------
-    def on_tick(self, moment: datetime, price: float, cum_volume: int | None) -> list[Signal]:
-        """Apply one trade; returns the signals it caused (empty for a dropped tick)."""
+    def on_tick(
+        self, moment: datetime, price: float, cum_volume: int | None, now: datetime | None = None
+    ) -> list[Signal]:
+        """Apply one trade; returns the signals it caused (empty for a dropped tick).
+
+        ``moment`` and ``now`` (the clock; ``moment`` itself when not given)
+        are aware datetimes, ``price`` rupees, ``cum_volume`` the day's
+        cumulative contracts or None. A tick that cannot be real
+        (:func:`strategy.tick_check.tick_problem`), an out-of-order one, or
+        one after :meth:`close_session` is dropped: it changes nothing, its
+        reason is in :attr:`last_rejection` and counted in :attr:`rejected`.
+        """
+        problem = tick_problem(moment, price, cum_volume, moment if now is None else now, self.strike)
+        if not problem and self.closed:
+            problem = "after_close"
+        if problem:
+            return self._reject(problem)
         closed, applied = self.builder.on_tick(moment, price, cum_volume)
+        self.last_rejection = "" if applied else "out_of_order"
+        if not applied:
+            self.rejected["out_of_order"] += 1
         signals: list[Signal] = []
         if closed is not None:
             self._on_bar_closed(closed, moment, signals)
         if applied:
-            self.last_price = price
+            self.last_price, self.last_time = price, moment
             self._on_trade(price, moment, signals)
         return signals
 
@@ -82,8 +111,25 @@ class SymbolEngine:
             self._on_bar_closed(closed, now, signals)
         return signals
 
+    def close_session(self, now: datetime) -> list[Signal]:
+        """The market has closed: the bar in progress closes now (its minute has ended),
+        then the session is over and later ticks and bars are dropped (strategy.md §2)."""
+        signals: list[Signal] = []
+        closed = self.builder.close_now()
+        if closed is not None:
+            self._on_bar_closed(closed, now, signals)
+        self.closed = True
+        return signals
+
+    def _reject(self, reason: str) -> list[Signal]:
+        self.last_rejection = reason
+        self.rejected[reason] += 1
+        return []
+
     def on_history_bar(self, bar: Bar, now: datetime) -> list[Signal]:
         """Apply a closed bar from history (warm-up): its high and low trade, then it closes."""
+        if self.closed:
+            return []
         if self.bars and bar.start <= self.bars[-1].start:
             self.builder.dropped_ticks += 1
             return []
@@ -91,7 +137,7 @@ class SymbolEngine:
         self._on_trade(bar.high, bar.start, signals)
         self._on_trade(bar.low, bar.start, signals)
         self.builder.mark_history_bar(bar)
-        self.last_price = bar.close
+        self.last_price, self.last_time = bar.close, bar.start
         self._on_bar_closed(bar, now, signals)
         return signals
 
@@ -111,6 +157,10 @@ class SymbolEngine:
             signals.extend(self.on_history_bar(bar, now))
         return signals
 
+    def is_unbroken(self, swing_bar_time: datetime) -> bool:
+        """True while the swing low whose bar started at ``swing_bar_time`` has not broken."""
+        return any(low.bar_time == swing_bar_time for low in self.unbroken_lows)
+
     # --- internals ----------------------------------------------------------------
     def _on_bar_closed(self, bar: Bar, now: datetime, signals: list[Signal]) -> None:
         self.bars.append(bar)
@@ -125,21 +175,22 @@ class SymbolEngine:
         swing_bar = self.bars[k]
         later_highs = [b.high for b in self.bars[k + 1 : i + 1]]
         highest = max(later_highs) if later_highs else swing_bar.high
+        # vwap_at_swing: the VWAP at the close of the swing bar when the swing is
+        # created; an update keeps it (frozen at formation), LOW or HIGH (strategy.md §3)
+        if not change.update:
+            self._swing_vwap = self.vwaps[k]
+        vwap_at_swing = self._swing_vwap
         if change.swing_type == "LOW":
             if change.update and self._current_low is not None:
                 low = self._current_low
-                vwap_at_swing = self._low_vwap
                 low.index, low.bar_time, low.price = k, swing_bar.start, change.price
                 low.highest_high, low.awaiting_next_bar = highest, not later_highs
             else:
-                vwap_at_swing = self.vwaps[k] if not change.update else self._low_vwap
                 low = _Low(k, swing_bar.start, change.price, highest, not later_highs)
                 self.unbroken_lows.append(low)
                 self._current_low = low
-            self._low_vwap = vwap_at_swing
         else:
             self._current_low = None
-            vwap_at_swing = self.vwaps[k]
         signals.append(
             SwingDetected.model_construct(
                 time=now,

@@ -13,7 +13,7 @@ import pytest
 
 from actors.feed import BackfillDue, FeedActor, FeedConnected, FeedDisconnected
 from actors.names import FEED, PORTFOLIO, order_actor, symbol_actor
-from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
+from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, TickRejected, WatchSymbols
 from tests.actors.probe import Harness, t
 
 CE = "NIFTY17JUN2115600CE"
@@ -144,3 +144,12 @@ def test_stopping_the_actor_stops_the_feed(rig: Rig) -> None:
     rig.h.quiet()
     rig.ref.stop()
     assert rig.feed.stopped == 1
+
+
+def test_the_heartbeat_counts_the_ticks_the_symbols_dropped_by_reason(rig: Rig, capsys) -> None:
+    """strategy.md §2: impossible ticks are dropped and counted; the heartbeat shows the counts."""
+    for reason in ("other_day", "price_not_finite", "other_day"):
+        rig.h.tell(FEED, TickRejected(symbol=CE, reason=reason, time=t(9, 20, 40)))
+    rig.h.advance(t(9, 21, 30))  # the first heartbeat, 60 s after the start
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "[HEARTBEAT]" in line]
+    assert "bad ticks dropped: other_day 2, price_not_finite 1" in line

@@ -9,7 +9,7 @@ import pytest
 
 from actors.filter_supervisor import FilterSupervisor
 from actors.names import FILTER, JOURNAL, order_actor
-from messages.portfolio import SessionEndDue
+from messages.portfolio import OpenSymbols, SessionEndDue
 from messages.signals import (
     CandidateDecided,
     EntryIntent,
@@ -56,6 +56,15 @@ def batch(*signals: SwingDetected | RunningHighRaised | SwingLowBroken) -> Symbo
     return SymbolSignals(symbol=signals[0].symbol, signals=list(signals), time=signals[-1].time)
 
 
+def send(h: Harness, *messages: object) -> None:
+    """Each message at its own time, as live (the clock reaches it first), then the instant ends."""
+    for message in messages:
+        if message.time > h.clock.now():
+            h.advance(message.time)
+        h.tell(FILTER, message)
+    h.advance(h.clock.now())  # stage 3 runs once the instant is over
+
+
 def decisions(journal: Probe) -> list[tuple]:
     return [(d.symbol, d.decision, d.reason) for d in journal.of(CandidateDecided)]
 
@@ -63,7 +72,7 @@ def decisions(journal: Probe) -> list[tuple]:
 def test_passing_swing_low_is_added_qualified_and_sent_as_entry_intent(rig) -> None:
     h, journal, ce, pe = rig
     # price 150, vwap 140: premium 7.1 %; stop 157 + 1 = 158: 8 points, 5.3 %; 6500 / (8 * 65) = 12 -> 10 lots
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
 
     assert decisions(journal) == [(CE, "added", ""), (CE, "qualified", ""), (CE, "best", "")]
     added, qualified, best = journal.of(CandidateDecided)
@@ -90,30 +99,30 @@ def test_passing_swing_low_is_added_qualified_and_sent_as_entry_intent(rig) -> N
 )
 def test_swing_failing_stage_1_is_rejected_and_sends_no_intent(rig, price, vwap, reason) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low(price=price, vwap=vwap, highest_high=price + 7)))
+    send(h, batch(swing_low(price=price, vwap=vwap, highest_high=price + 7)))
     assert decisions(journal) == [(CE, "rejected", reason)]
     assert ce.received == []
 
 
 def test_swing_high_is_ignored(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low(swing_type="HIGH")))
+    send(h, batch(swing_low(swing_type="HIGH")))
     assert journal.received == [] and ce.received == []
 
 
 def test_candidate_failing_stage_2_is_disqualified_without_intent(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low(highest_high=150.5)))  # stop 151.5: 1 % < 2 %
+    send(h, batch(swing_low(highest_high=150.5)))  # stop 151.5: 1 % < 2 %
     assert decisions(journal) == [(CE, "added", ""), (CE, "disqualified", "sl_pct_low")]
     assert ce.received == []
 
 
 def test_running_high_changing_the_quantity_sends_a_new_intent(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
 
-    h.tell(FILTER, batch(RunningHighRaised(symbol=CE, price=160.0, time=t(9, 23, 30))))
+    send(h, batch(RunningHighRaised(symbol=CE, price=160.0, time=t(9, 23, 30))))
     # stop 161: 11 points -> floor(6500 / 715) = 9 lots = 585
     [best] = journal.of(CandidateDecided)
     assert (best.decision, best.sl_price, best.quantity) == ("best", 161.0, 585)
@@ -126,10 +135,10 @@ def test_running_high_changing_the_quantity_sends_a_new_intent(rig) -> None:
 
 def test_running_high_changing_only_the_stop_sends_a_new_intent(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
 
-    h.tell(FILTER, batch(RunningHighRaised(symbol=CE, price=157.5, time=t(9, 23, 30))))
+    send(h, batch(RunningHighRaised(symbol=CE, price=157.5, time=t(9, 23, 30))))
     # stop 158.5: same trigger and quantity, so no new "best" decision, but the stop price changed
     assert journal.received == []
     assert len(ce.received) == 2
@@ -138,56 +147,56 @@ def test_running_high_changing_only_the_stop_sends_a_new_intent(rig) -> None:
 
 def test_running_high_not_above_the_highest_high_changes_nothing(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
-    h.tell(FILTER, batch(RunningHighRaised(symbol=CE, price=156.0, time=t(9, 23, 30))))
+    send(h, batch(RunningHighRaised(symbol=CE, price=156.0, time=t(9, 23, 30))))
     assert journal.received == [] and len(ce.received) == 1
 
 
 def test_running_high_disqualifying_the_best_sends_intent_none(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
-    h.tell(FILTER, batch(RunningHighRaised(symbol=CE, price=170.0, time=t(9, 24))))  # stop 171: 14 %
+    send(h, batch(RunningHighRaised(symbol=CE, price=170.0, time=t(9, 24))))  # stop 171: 14 %
     assert decisions(journal) == [(CE, "disqualified", "sl_pct_high"), (None, "best", "")]
     assert ce.received[-1] == EntryIntent(option_type="CE", candidate=None, time=t(9, 24))
 
 
 def test_break_removes_the_candidate_and_sends_intent_none(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
 
-    h.tell(FILTER, batch(SwingLowBroken(symbol=CE, swing_bar_time=t(9, 20), price=150.0, ltp=149.9, time=t(9, 25))))
+    send(h, batch(SwingLowBroken(symbol=CE, swing_bar_time=t(9, 20), price=150.0, ltp=149.9, time=t(9, 25))))
     assert decisions(journal) == [(CE, "removed", "broken"), (None, "best", "")]
     assert journal.of(CandidateDecided)[0].price == 150.0
     assert ce.received[-1] == EntryIntent(option_type="CE", candidate=None, time=t(9, 25))
 
     # a broken low never comes back: a later high does not revive it
-    h.tell(FILTER, batch(RunningHighRaised(symbol=CE, price=151.0, time=t(9, 26))))
+    send(h, batch(RunningHighRaised(symbol=CE, price=151.0, time=t(9, 26))))
     assert len(ce.received) == 2
 
 
 def test_break_of_an_older_swing_low_leaves_the_candidate(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
-    h.tell(FILTER, batch(SwingLowBroken(symbol=CE, swing_bar_time=t(9, 5), price=140.0, ltp=139.0, time=t(9, 25))))
+    send(h, batch(SwingLowBroken(symbol=CE, swing_bar_time=t(9, 5), price=140.0, ltp=139.0, time=t(9, 25))))
     assert journal.received == [] and len(ce.received) == 1
 
 
 def test_failed_stage_1_keeps_the_older_candidate(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
-    h.tell(FILTER, batch(swing_low(price=148.0, vwap=146.0, bar=t(9, 24), at=t(9, 26, 1), update=True)))
+    send(h, batch(swing_low(price=148.0, vwap=146.0, bar=t(9, 24), at=t(9, 26, 1), update=True)))
     assert decisions(journal) == [(CE, "rejected", "vwap_premium_low")]
     assert len(ce.received) == 1
 
 
 def test_pe_candidate_goes_to_the_pe_order_actor(rig) -> None:
     h, journal, ce, pe = rig
-    h.tell(FILTER, batch(swing_low(symbol=PE)))
+    send(h, batch(swing_low(symbol=PE)))
     assert ce.received == []
     [intent] = pe.received
     assert (intent.option_type, intent.candidate.symbol, intent.candidate.quantity) == ("PE", PE, 650)
@@ -196,21 +205,21 @@ def test_pe_candidate_goes_to_the_pe_order_actor(rig) -> None:
 
 def test_best_of_two_is_the_one_closest_to_ten_points_of_stop(rig) -> None:
     h, journal, ce, _pe = rig
-    h.tell(FILTER, batch(swing_low()))  # 8 points
-    h.tell(FILTER, batch(swing_low(symbol=CE2, price=200.0, vwap=190.0, highest_high=209.5, at=t(9, 23, 2))))  # 10.5
+    send(h, batch(swing_low()))  # 8 points
+    send(h, batch(swing_low(symbol=CE2, price=200.0, vwap=190.0, highest_high=209.5, at=t(9, 23, 2))))  # 10.5
     assert [i.candidate.symbol for i in ce.received] == [CE, CE2]
     assert ce.received[1].candidate.sl_points == 10.5
 
     # CE2 breaks: the best falls back to CE
-    h.tell(FILTER, batch(SwingLowBroken(symbol=CE2, swing_bar_time=t(9, 20), price=200.0, ltp=199.0, time=t(9, 25))))
+    send(h, batch(SwingLowBroken(symbol=CE2, swing_bar_time=t(9, 20), price=200.0, ltp=199.0, time=t(9, 25))))
     assert [i.candidate.symbol for i in ce.received] == [CE, CE2, CE]
 
 
 def test_session_end_empties_the_pool(rig) -> None:
     h, journal, ce, pe = rig
-    h.tell(FILTER, batch(swing_low()))
+    send(h, batch(swing_low()))
     journal.clear()
-    h.tell(FILTER, SessionEndDue(time=t(15, 30)))
+    send(h, SessionEndDue(time=t(15, 30)))
     assert decisions(journal) == [(CE, "removed", "session_end"), (None, "best", "")]
     assert ce.received[-1] == EntryIntent(option_type="CE", candidate=None, time=t(15, 30))
     assert pe.received == []
@@ -220,6 +229,42 @@ def test_a_swing_low_created_and_broken_by_one_trade_never_becomes_an_intent(rig
     h, journal, ce, _pe = rig
     swing = swing_low(at=t(9, 23, 1))
     broken = SwingLowBroken(symbol=CE, swing_bar_time=t(9, 20), price=150.0, ltp=149.0, time=t(9, 23, 1))
-    h.tell(FILTER, batch(swing, broken))
+    send(h, batch(swing, broken))
     assert ce.received == []
     assert decisions(journal) == [(CE, "added", ""), (CE, "qualified", ""), (CE, "removed", "broken")]
+
+
+def test_stage_3_runs_once_per_instant(rig) -> None:
+    """Defect 6 (2021-06-11 12:20:00): replay's ticks of one instant reach the filter symbol by
+    symbol; a best that exists only part-way through the instant must never be published."""
+    h, journal, ce, _pe = rig
+    h.advance(t(9, 23, 1))
+    # CE2 (10.5 points) is the best; then, at the same instant, CE (10 points) arrives and breaks nothing
+    h.tell(FILTER, batch(swing_low(symbol=CE2, price=200.0, vwap=190.0, highest_high=209.5, at=t(9, 23, 1))))
+    h.tell(FILTER, batch(swing_low(symbol=CE, price=150.0, vwap=140.0, highest_high=159.0, at=t(9, 23, 1))))
+    assert ce.received == []  # nothing while the instant lasts
+    h.advance(t(9, 23, 2))  # the clock moves on: the instant is over
+    [intent] = ce.received
+    assert (intent.candidate.symbol, intent.time) == (CE, t(9, 23, 1))
+    assert [d for d in decisions(journal) if d[1] == "best"] == [(CE, "best", "")]
+
+
+def test_a_symbol_with_an_open_position_is_skipped_until_it_closes(rig) -> None:
+    """Defect 4 (2021-06-11: 15850PE held three times): one position per symbol (strategy.md §4)."""
+    h, journal, ce, _pe = rig
+    send(h, batch(swing_low(symbol=CE)))  # 8 points: the best
+    send(h, batch(swing_low(symbol=CE2, price=200.0, vwap=190.0, highest_high=214.0, at=t(9, 23, 2))))  # 15 points
+    assert [i.candidate.symbol for i in ce.received] == [CE]
+    send(h, OpenSymbols(symbols=frozenset({CE}), time=t(9, 24)))
+    assert [i.candidate.symbol for i in ce.received] == [CE, CE2]  # CE's candidate stays, but is skipped
+    send(h, OpenSymbols(symbols=frozenset(), time=t(9, 40)))
+    assert [i.candidate.symbol for i in ce.received] == [CE, CE2, CE]
+    assert ce.received[-1].time == t(9, 40)
+
+
+def test_signals_after_the_session_end_are_dropped(rig) -> None:
+    h, journal, ce, _pe = rig
+    send(h, SessionEndDue(time=t(15, 30)))
+    journal.clear()
+    send(h, batch(swing_low(at=t(15, 30, 1))))
+    assert journal.received == [] and ce.received == []

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from actors.names import JOURNAL, PORTFOLIO, order_actor
+from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from actors.order import OrderActor
 from broker.base import OrderRejected, OrderRequest, OrderSnapshot
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from messages.base import option_type_of
-from messages.market import Tick
+from messages.market import GetSwingState, SwingState, Tick
 from messages.orders import FlattenAll, Flattened, OrderFilled, OrderSent, OrderUpdate, ReconcileSymbol
 from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
 from messages.signals import EntryCandidate, EntryIntent
@@ -75,6 +75,15 @@ class Rig:
     broker: SpyBroker
     journal: Probe
     portfolio: Probe
+    #: what each symbol's SymbolActor (a probe) answers to GetSwingState
+    states: dict[str, SwingState]
+
+    def symbol_state(self, symbol: str, last_price: float | None = None, unbroken: bool = True) -> None:
+        """Set the current state the symbol's SymbolActor reports."""
+        self.states[symbol] = SwingState(
+            symbol=symbol, last_price=last_price, last_time=self.h.clock.now() if last_price else None,
+            unbroken=unbroken,
+        )
 
     def intent(self, candidate: EntryCandidate | None) -> None:
         self.h.tell(NAME, EntryIntent(option_type="CE", candidate=candidate, time=self.h.clock.now()))
@@ -124,8 +133,12 @@ def rig(harness: Harness) -> Rig:
     )
     journal = h.probe(JOURNAL)
     portfolio = h.probe(PORTFOLIO, {ReserveEntry: True})
+    states: dict[str, SwingState] = {}
+    for symbol in (X, Y, Z):
+        states[symbol] = SwingState(symbol=symbol, last_price=None, last_time=None, unbroken=True)
+        h.probe(symbol_actor(symbol), {GetSwingState: lambda _ask, symbol=symbol: states[symbol]})
     h.start(OrderActor, NAME, "CE", gateway)
-    return Rig(h, sim, spy, journal, portfolio)
+    return Rig(h, sim, spy, journal, portfolio, states)
 
 
 def candidate(
@@ -419,16 +432,92 @@ def test_reconcile_with_nothing_at_the_broker_closes_the_position_here(rig: Rig)
     assert (gone.position_id, gone.quantity, gone.price, gone.reason) == (entry, 650, 152.0, "reconciled")
 
 
-def test_no_entry_when_the_last_trade_is_already_through_the_trigger(rig: Rig) -> None:
-    """The swing low has broken: placing would only earn a reject (strategy.md §3)."""
-    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 29, 50), ltp=149.90))
+def test_entry_is_decided_on_the_symbols_current_state_not_a_remembered_price(rig: Rig) -> None:
+    """strategy.md §5: a price this actor saw minutes ago says nothing about the swing now."""
+    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 25), ltp=149.90))  # remembered from an earlier watch
+    rig.symbol_state(X, last_price=151.0)  # the SymbolActor's latest trade: above the trigger
+    rig.intent(candidate())
+    [placed] = rig.sent("place", "entry")
+    assert (placed.symbol, placed.trigger_price) == (X, 149.95)
+
+
+def test_a_swing_low_that_has_broken_is_never_entered(rig: Rig) -> None:
+    rig.symbol_state(X, last_price=149.90, unbroken=False)
     rig.intent(candidate())
     assert rig.sent("place") == []
-    assert rig.portfolio.of(ReserveEntry) == []
-    # and the same swing is never tried again
-    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 29, 55), ltp=151.0))
+    assert rig.portfolio.types() == ["ReserveEntry", "ReleaseEntry"]  # the room is given back
+    # the same swing is never tried again, whatever the price does
+    rig.symbol_state(X, last_price=151.0, unbroken=False)
     rig.intent(candidate(quantity=585))
     assert rig.sent("place") == []
+
+
+def test_a_last_trade_through_the_trigger_of_an_unbroken_swing_only_waits(rig: Rig) -> None:
+    """Off the tick grid a trade can be at or below the trigger and not below the low: not now,
+    but the swing is not spent."""
+    rig.symbol_state(X, last_price=149.93)
+    rig.intent(candidate())
+    assert rig.sent("place") == []
+    rig.symbol_state(X, last_price=150.5)
+    rig.h.advance(t(9, 30, 12))
+    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 30, 12), ltp=150.5))
+    [placed] = rig.sent("place", "entry")
+    assert placed.symbol == X
+
+
+def test_no_answer_from_the_symbol_places_nothing_now(rig: Rig) -> None:
+    rig.h.router.unregister(symbol_actor(X))
+    rig.intent(candidate())
+    assert rig.sent("place") == []
+    assert rig.portfolio.types() == ["ReserveEntry", "ReleaseEntry"]
+
+
+# --- a triggered entry (strategy.md §5: the break is the entry) ------------------------------
+
+
+def trigger_unfilled(rig: Rig) -> str:
+    """Place the X entry; a trade at 146.0 triggers it but is below its limit 146.95: it rests open."""
+    entry = place_entry(rig)
+    rig.trade(X, 146.0)
+    rig.h.tell(NAME, Tick(symbol=X, time=rig.h.clock.now(), ltp=146.0))
+    assert rig.book(entry).status == "open"
+    return entry
+
+
+def test_a_triggered_entry_is_not_cancelled_by_its_own_break(rig: Rig) -> None:
+    entry = trigger_unfilled(rig)
+    rig.intent(None)  # the trade broke the swing low: the candidate left the pool
+    assert rig.sent("cancel") == []
+    rig.h.advance(t(9, 30, 40))
+    rig.trade(X, 147.10)  # the limit is reached within the bar: it fills
+    [fill] = rig.journal.of(OrderFilled)
+    assert (fill.orderid, fill.quantity, fill.average_price) == (entry, 650, 146.95)
+    [stop] = rig.sent("place", "stop")
+    assert (stop.symbol, stop.quantity, stop.trigger_price) == (X, 650, 158.05)
+
+
+def test_a_triggered_entry_unfilled_at_its_bar_close_plus_grace_is_cancelled(rig: Rig) -> None:
+    entry = trigger_unfilled(rig)  # triggered at 09:30:10
+    rig.intent(None)
+    rig.h.advance(t(9, 31, 1, 999_000))
+    assert rig.sent("cancel") == [] and rig.book(entry).status == "open"
+    rig.h.advance(t(9, 31, 2))
+    [cancel] = rig.sent("cancel")
+    assert (cancel.orderid, cancel.time) == (entry, t(9, 31, 2))
+    assert rig.book(entry).status == "cancelled"
+    assert rig.portfolio.types() == ["ReserveEntry", "ReleaseEntry"]
+
+
+def test_a_triggered_entry_is_neither_modified_nor_switched(rig: Rig) -> None:
+    entry = trigger_unfilled(rig)
+    rig.intent(candidate(quantity=585))  # other quantity: would be a modify
+    rig.intent(candidate(symbol=Y, swing=200.0, trigger=199.95, limit=196.95, sl=210.0, quantity=520))
+    rig.h.advance(t(9, 31, 1))  # past the switch's bar close (09:31:02 is the cancel, below)
+    assert [(c[0], c[1] if c[0] != "place" else c[1].symbol) for c in rig.broker.ops()] == [("place", X)]
+    rig.h.advance(t(9, 31, 2))
+    # the rest is cancelled at the bar close; then the type may place its best again
+    assert [(s.op, s.symbol) for s in rig.sent()] == [("place", X), ("cancel", X), ("place", Y)]
+    assert rig.book(entry).status == "cancelled"
 
 
 def test_a_stop_fill_found_by_the_crossing_check_closes_the_position(rig: Rig) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from actors.names import JOURNAL, PORTFOLIO, order_actor
+from actors.names import FILTER, JOURNAL, PORTFOLIO, order_actor
 from actors.portfolio import PortfolioActor
 from broker.base import PositionRow
 from broker.gateway import BrokerGateway
@@ -17,6 +17,7 @@ from messages.portfolio import (
     ExitFilled,
     ForceExitDue,
     GetTrades,
+    OpenSymbols,
     PositionEvent,
     ReconcileDue,
     ReleaseEntry,
@@ -55,6 +56,7 @@ class Rig:
         self.journal: Probe = h.probe(JOURNAL)
         self.ce: Probe = h.probe(CE_ORDERS)
         self.pe: Probe = h.probe(PE_ORDERS)
+        self.filter: Probe = h.probe(FILTER)
         h.start(PortfolioActor, PORTFOLIO, gateway, halted_reason)
 
     def reserve(self, option_type: str) -> bool:
@@ -336,3 +338,16 @@ def test_session_end_writes_the_summary(rig: Rig) -> None:
         halted=False, halt_reason="",
     )
     assert isinstance(alert, Alert) and alert.level == "critical" and X3 in alert.text
+
+
+def test_the_filter_learns_which_symbols_hold_an_open_position(rig: Rig) -> None:
+    """Stage 3 skips them (strategy.md §4, one position per symbol); told only on a change."""
+    rig.open("e1", X)
+    rig.open("e2", P, at=t(9, 32))
+    rig.tick(X, 151.0)
+    rig.close("e1", 151.0)
+    assert [(m.symbols, m.time) for m in rig.filter.of(OpenSymbols)] == [
+        (frozenset({X}), t(9, 31)),
+        (frozenset({X, P}), t(9, 32)),
+        (frozenset({P}), t(9, 45)),
+    ]

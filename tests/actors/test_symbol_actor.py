@@ -6,9 +6,11 @@ from datetime import datetime
 
 import pytest
 
+from actors.base import FEED
 from actors.names import FILTER, JOURNAL, symbol_actor
 from actors.symbol import SymbolActor
-from messages.market import Tick
+from messages.market import GetSwingState, Tick, TickRejected
+from messages.portfolio import SessionEndDue
 from messages.signals import BarClosed, RunningHighRaised, SwingDetected, SwingLowBroken
 from tests.actors.probe import Harness, Probe, t
 
@@ -28,16 +30,24 @@ def tick(moment: datetime, ltp: float, volume: int | None = None) -> Tick:
     return Tick(symbol=SYM, time=moment, ltp=ltp, volume=volume)
 
 
+def send(h: Harness, *ticks: Tick) -> None:
+    """Each tick at its own time, as live: the clock reaches the tick's time first (earlier timers fire)."""
+    for one in ticks:
+        if one.time > h.clock.now():
+            h.advance(one.time)
+        h.tell(NAME, one)
+
+
 def ohlc(bar_closed: BarClosed) -> tuple[float, float, float, float, int]:
     b = bar_closed.bar
     return (b.open, b.high, b.low, b.close, b.volume)
 
 
 def feed_bars(h: Harness, first_minute: int, bars: list[tuple[float, float, float]]) -> None:
-    """One minute per (H, L, C) from 09:<first_minute>: trades at H (:10), L (:20), C (:30)."""
+    """One minute per (H, L, C) from 09:<first_minute>: trades at H (:01), L (:20), C (:30)."""
     for i, (high, low, close) in enumerate(bars):
         minute = first_minute + i
-        h.tell(NAME, tick(t(9, minute, 10), high), tick(t(9, minute, 20), low), tick(t(9, minute, 30), close))
+        send(h, tick(t(9, minute, 1), high), tick(t(9, minute, 20), low), tick(t(9, minute, 30), close))
 
 
 #: strategy.md §3 worked example (H, L, C): swing HIGH at bar 0 on bar 2, swing LOW at bar 2 on bar 4.
@@ -46,22 +56,22 @@ WORKED = [(210, 200, 204), (206, 196, 198), (203, 193, 195), (208, 197, 206), (2
 
 def test_first_tick_of_a_later_minute_closes_the_bar_with_volume_and_vwap(rig) -> None:
     h, filt, journal = rig
-    h.tell(
-        NAME,
+    send(
+        h,
         tick(t(9, 20, 5), 100.0, 1000),  # baseline only
         tick(t(9, 20, 30), 104.0, 1500),
         tick(t(9, 20, 50), 99.0, 1800),
     )
     assert filt.received == []
 
-    h.tell(NAME, tick(t(9, 21, 1), 101.0, 2000))
+    send(h, tick(t(9, 21, 1), 101.0, 2000))
     [first] = filt.received
     assert isinstance(first, BarClosed)
     assert (first.symbol, first.bar.start, first.time) == (SYM, t(9, 20), t(9, 21, 1))
     assert ohlc(first) == (100.0, 104.0, 99.0, 99.0, 800)
     assert first.vwap == pytest.approx((104 + 99 + 99) / 3)
 
-    h.tell(NAME, tick(t(9, 21, 40), 103.0, 2600), tick(t(9, 22, 0, 500_000), 102.0, 2700))
+    send(h, tick(t(9, 21, 40), 103.0, 2600), tick(t(9, 22, 0, 500_000), 102.0, 2700))
     second = filt.received[1]
     assert isinstance(second, BarClosed) and len(filt.received) == 2
     assert ohlc(second) == (101.0, 103.0, 101.0, 103.0, 800)
@@ -73,7 +83,7 @@ def test_first_tick_of_a_later_minute_closes_the_bar_with_volume_and_vwap(rig) -
 def test_worked_example_swings_go_to_the_journal_before_the_filter(rig) -> None:
     h, filt, journal = rig
     feed_bars(h, 20, WORKED)
-    h.tell(NAME, tick(t(9, 25, 1), 209.0))  # closes bar 4; below the running high 212, above the low
+    send(h, tick(t(9, 25, 1), 209.0))  # closes bar 4; below the running high 212, above the low
 
     assert filt.types() == [
         "BarClosed", "BarClosed", "BarClosed", "SwingDetected", "BarClosed", "BarClosed", "SwingDetected",
@@ -84,7 +94,7 @@ def test_worked_example_swings_go_to_the_journal_before_the_filter(rig) -> None:
 
     high, low = filt.of(SwingDetected)
     assert (high.swing_type, high.update, high.price) == ("HIGH", False, 210)
-    assert (high.bar_time, high.confirmed_at, high.time) == (t(9, 20), t(9, 22), t(9, 23, 10))
+    assert (high.bar_time, high.confirmed_at, high.time) == (t(9, 20), t(9, 22), t(9, 23, 1))
     assert (low.symbol, low.option_type, low.swing_type, low.update, low.price) == (SYM, "CE", "LOW", False, 193)
     assert (low.bar_time, low.confirmed_at, low.time) == (t(9, 22), t(9, 24), t(9, 25, 1))
     assert low.highest_high == 212  # highest high of the bars after the swing bar (208, 212)
@@ -103,7 +113,7 @@ def test_one_tick_that_creates_and_breaks_a_swing_low_sends_one_batch(rig) -> No
     h, filt, _journal = rig
     feed_bars(h, 20, WORKED)
     filt.clear()
-    h.tell(NAME, tick(t(9, 25, 1), 192.0))  # closes bar 4 (swing LOW at 193) and trades below it
+    send(h, tick(t(9, 25, 1), 192.0))  # closes bar 4 (swing LOW at 193) and trades below it
 
     [batch] = filt.messages
     assert (batch.symbol, batch.time) == (SYM, t(9, 25, 1))
@@ -115,25 +125,25 @@ def test_one_tick_that_creates_and_breaks_a_swing_low_sends_one_batch(rig) -> No
 def test_running_high_then_break_of_the_swing_low(rig) -> None:
     h, filt, _journal = rig
     feed_bars(h, 20, WORKED)
-    h.tell(NAME, tick(t(9, 25, 1), 209.0))
+    send(h, tick(t(9, 25, 1), 209.0))
     filt.clear()
 
-    h.tell(NAME, tick(t(9, 25, 10), 213.0))
+    send(h, tick(t(9, 25, 10), 213.0))
     [raised] = filt.received
     assert isinstance(raised, RunningHighRaised)
     assert (raised.symbol, raised.price, raised.time, raised.restart_for) == (SYM, 213.0, t(9, 25, 10), None)
 
-    h.tell(NAME, tick(t(9, 25, 20), 212.5), tick(t(9, 25, 25), 193.0))  # neither a new high nor below 193
+    send(h, tick(t(9, 25, 20), 212.5), tick(t(9, 25, 25), 193.0))  # neither a new high nor below 193
     assert len(filt.received) == 1
 
-    h.tell(NAME, tick(t(9, 25, 30), 192.95))
+    send(h, tick(t(9, 25, 30), 192.95))
     broken = filt.received[-1]
     assert isinstance(broken, SwingLowBroken)
     assert (broken.symbol, broken.swing_bar_time, broken.price, broken.ltp, broken.time) == (
         SYM, t(9, 22), 193, 192.95, t(9, 25, 30),
     )
 
-    h.tell(NAME, tick(t(9, 25, 40), 190.0), tick(t(9, 25, 50), 215.0))  # broken once; no low left to watch
+    send(h, tick(t(9, 25, 40), 190.0), tick(t(9, 25, 50), 215.0))  # broken once; no low left to watch
     assert len(filt.received) == 2
 
 
@@ -141,7 +151,7 @@ def test_first_trade_after_a_self_confirming_swing_bar_restarts_the_running_high
     h, filt, _journal = rig
     # bar 2 is both the lowest low and the bar that confirms it (low_watch[0] reaches 2)
     feed_bars(h, 20, [(110, 100, 105), (112, 99, 108), (115, 98, 110)])
-    h.tell(NAME, tick(t(9, 23, 5), 104.0))
+    send(h, tick(t(9, 23, 5), 104.0))
 
     assert filt.types() == ["BarClosed", "BarClosed", "BarClosed", "SwingDetected", "RunningHighRaised"]
     swing, raised = filt.received[-2:]
@@ -150,14 +160,14 @@ def test_first_trade_after_a_self_confirming_swing_bar_restarts_the_running_high
     )
     assert (raised.price, raised.restart_for, raised.time) == (104.0, t(9, 22), t(9, 23, 5))
 
-    h.tell(NAME, tick(t(9, 23, 10), 106.0), tick(t(9, 23, 15), 105.0))
+    send(h, tick(t(9, 23, 10), 106.0), tick(t(9, 23, 15), 105.0))
     assert filt.types()[-1] == "RunningHighRaised" and len(filt.received) == 6
     assert (filt.received[-1].price, filt.received[-1].restart_for) == (106.0, None)
 
 
 def test_quiet_bar_closes_on_its_timer_at_minute_end_plus_grace(rig) -> None:
     h, filt, _journal = rig
-    h.tell(NAME, tick(t(9, 20, 10), 100.0), tick(t(9, 20, 40), 101.0))
+    send(h, tick(t(9, 20, 10), 100.0), tick(t(9, 20, 40), 101.0))
 
     h.advance(t(9, 21, 1, 999_000))
     assert filt.received == []
@@ -167,7 +177,7 @@ def test_quiet_bar_closes_on_its_timer_at_minute_end_plus_grace(rig) -> None:
     assert (closed.bar.start, closed.time) == (t(9, 20), t(9, 21, 2))
     assert ohlc(closed)[:4] == (100.0, 101.0, 100.0, 101.0)
 
-    h.tell(NAME, tick(t(9, 21, 30), 102.0))  # a new bar, not a late tick of the closed one
+    send(h, tick(t(9, 21, 30), 102.0))  # a new bar, not a late tick of the closed one
     h.advance(t(9, 22, 1))
     assert len(filt.received) == 1
     h.advance(t(9, 22, 2))
@@ -176,7 +186,7 @@ def test_quiet_bar_closes_on_its_timer_at_minute_end_plus_grace(rig) -> None:
 
 def test_bar_closed_by_a_tick_is_not_closed_again_by_its_timer(rig) -> None:
     h, filt, _journal = rig
-    h.tell(NAME, tick(t(9, 20, 10), 100.0), tick(t(9, 21, 0, 500_000), 103.0))
+    send(h, tick(t(9, 20, 10), 100.0), tick(t(9, 21, 0, 500_000), 103.0))
     assert [b.bar.start for b in filt.of(BarClosed)] == [t(9, 20)]
 
     h.advance(t(9, 21, 2))  # the 09:20 timer fires: nothing left to close
@@ -189,7 +199,45 @@ def test_bar_closed_by_a_tick_is_not_closed_again_by_its_timer(rig) -> None:
 
 def test_out_of_order_tick_is_dropped(rig) -> None:
     h, filt, _journal = rig
-    h.tell(NAME, tick(t(9, 21, 10), 100.0), tick(t(9, 20, 59), 90.0), tick(t(9, 22, 1), 100.0))
+    send(h, tick(t(9, 21, 10), 100.0), tick(t(9, 20, 59), 90.0), tick(t(9, 22, 1), 100.0))
     [closed] = filt.received
     assert closed.bar.start == t(9, 21)
     assert ohlc(closed)[:4] == (100.0, 100.0, 100.0, 100.0)
+
+
+def test_the_close_closes_the_bar_in_progress_before_the_session_ends(rig) -> None:
+    """Defect 2: the session's last bar (15:29) closed only at 15:30:02, after the session's end."""
+    h, filt, journal = rig
+    feed_bars(h, 20, WORKED[:4])
+    send(h, tick(t(9, 24, 1), 212.0), tick(t(9, 24, 20), 205.0), tick(t(9, 24, 30), 211.0))
+    h.advance(t(9, 25))
+    h.tell(NAME, SessionEndDue(time=t(9, 25)))  # as if the market closed at 09:25
+    assert filt.types()[-2:] == ["BarClosed", "SwingDetected"]
+    low = filt.received[-1]
+    assert (low.swing_type, low.price, low.time) == ("LOW", 193, t(9, 25))
+    assert journal.received[-1] == low
+    send(h, tick(t(9, 25, 10), 150.0))  # after the close: dropped
+    assert filt.received[-1] == low
+
+
+def test_a_tick_that_cannot_be_real_is_dropped_and_reported_to_the_feed(rig, harness) -> None:
+    h, filt, _journal = rig
+    feed = h.probe(FEED)
+    send(h, tick(t(9, 20, 1), 100.0, 1000))
+    h.tell(NAME, Tick(symbol=SYM, time=datetime(5138, 6, 11, 9, 20, 5, tzinfo=t(9, 20).tzinfo), ltp=99.0))
+    h.tell(NAME, tick(t(9, 20, 30), 15_500.0))  # a premium at the strike
+    send(h, tick(t(9, 20, 40), 101.0, 1100), tick(t(9, 21, 1), 102.0, 1200))
+    [closed] = filt.of(BarClosed)
+    assert ohlc(closed) == (100.0, 101.0, 100.0, 101.0, 100)
+    assert [(m.symbol, m.reason) for m in feed.of(TickRejected)] == [(SYM, "other_day"), (SYM, "price_above_strike")]
+
+
+def test_it_answers_with_its_current_state_of_a_swing_low(rig) -> None:
+    h, _filt, _journal = rig
+    feed_bars(h, 20, WORKED)
+    send(h, tick(t(9, 25, 1), 209.0))
+    state = h.ask(NAME, GetSwingState(swing_bar_time=t(9, 22)))
+    assert (state.symbol, state.last_price, state.last_time, state.unbroken) == (SYM, 209.0, t(9, 25, 1), True)
+    send(h, tick(t(9, 25, 10), 192.0))
+    state = h.ask(NAME, GetSwingState(swing_bar_time=t(9, 22)))
+    assert (state.last_price, state.unbroken) == (192.0, False)

@@ -109,9 +109,13 @@ def test_swing_high_is_ignored() -> None:
 
 
 def test_newer_passing_swing_replaces_older() -> None:
-    pool = pool_with(swing(CE_A, 200.0, 208.0, bar=0))
-    decisions = pool.on_swing(swing(CE_A, 220.0, 229.0, bar=10))
+    pool = pool_with(swing(CE_A, 200.0, 208.0, bar=0, vwap=190.0))
+    decisions = pool.on_swing(swing(CE_A, 220.0, 229.0, bar=10, vwap=200.0))
     assert summary(decisions) == [("removed", "replaced", CE_A), ("added", "", CE_A), ("qualified", "", CE_A)]
+    removed, added = decisions[0], decisions[1]
+    # the removal names the candidate it removed, the addition the new one
+    assert (removed.price, removed.vwap_at_swing) == (200.0, 190.0)
+    assert (added.price, added.vwap_at_swing) == (220.0, 200.0)
     cand = pool.candidates[CE_A]
     assert (cand.price, cand.bar_time, cand.highest_high) == (220.0, t(10), 229.0)
     best = pool.best("CE")
@@ -316,3 +320,14 @@ def test_end_session_empties_the_pool() -> None:
     assert pool.candidates == {}
     assert pool.best("CE") is None and pool.best("PE") is None
     assert pool.end_session(t(21)) == []
+
+
+def test_best_skips_the_symbols_given_and_keeps_their_candidates() -> None:
+    """One position per symbol (strategy.md §4): a symbol with an open position is skipped."""
+    pool = pool_with(swing(CE_A, 200.0, 208.0, bar=0), swing(CE_B, 150.0, 158.0, bar=0))
+    first = pool.best("CE")
+    assert first is not None
+    other = pool.best("CE", skip=frozenset({first.symbol}))
+    assert other is not None and other.symbol != first.symbol
+    assert pool.best("CE", skip=frozenset({CE_A, CE_B})) is None
+    assert set(pool.candidates) == {CE_A, CE_B}

@@ -392,3 +392,81 @@ def test_history_then_ticks() -> None:
     expected = (sum(tp(*b) for b in WORKED) * 100 + tp(211.5, 211.0, 211.5) * 50) / 550
     assert sig[0].vwap == pytest.approx(expected, rel=1e-12)
     assert len(e.bars) == 6
+
+
+# --- strategy fidelity: vwap_at_swing of a HIGH, the session's last bar, impossible ticks ----------
+
+
+def test_vwap_at_swing_of_a_high_is_kept_on_update() -> None:
+    """strategy.md §3: LOW or HIGH, the VWAP at the close of the swing bar, frozen at creation."""
+    bars = [
+        (110.0, 100.0, 105.0, 100),
+        (108.0, 98.0, 102.0, 100),
+        (106.0, 96.0, 100.0, 100),  # HIGH at bar 0, 110
+        (120.0, 97.0, 99.0, 500),
+        (118.0, 95.0, 97.0, 100),  # update: HIGH at bar 3, 120
+    ]
+    e = engine()
+    found = []
+    for i, (h, l, c, v) in enumerate(bars):
+        found += swings(e.on_history_bar(hist(i, h, l, c, v), bar_minute(i + 1)))
+    assert [(s.swing_type, s.update, s.price, s.bar_time) for s in found] == [
+        ("HIGH", False, 110.0, bar_minute(0)),
+        ("HIGH", True, 120.0, bar_minute(3)),
+    ]
+    assert found[0].vwap_at_swing == tp(110.0, 100.0, 105.0)
+    assert found[1].vwap_at_swing == found[0].vwap_at_swing
+    assert e.vwaps[3] != pytest.approx(found[0].vwap_at_swing)
+
+
+def test_the_close_closes_the_bar_in_progress_and_it_can_confirm_a_swing() -> None:
+    """strategy.md §2: at the close the last bar closes first, then the session ends."""
+    e = engine()
+    feed = Feed(e)
+    feed.bars(WORKED[:4])
+    feed.bar(4, *WORKED[4])  # bar 4 is in progress: its close would confirm the swing LOW
+    assert swings(e.on_clock(bar_minute(5))) == []  # no grace close before minute end + 2 s
+    signals = e.close_session(bar_minute(5))
+    assert kinds(signals) == ["BarClosed", "SwingDetected"]
+    [low] = swings(signals)
+    assert (low.swing_type, low.price, low.confirmed_at, low.time) == ("LOW", 193.0, bar_minute(4), bar_minute(5))
+    # the session is over: later ticks and bars change nothing
+    assert e.on_tick(bar_minute(5).replace(second=5), 150.0, 99_999) == []
+    assert e.last_rejection == "after_close"
+    assert e.on_history_bar(hist(5, 200.0, 190.0, 195.0), bar_minute(6)) == []
+    assert len(e.bars) == 5
+
+
+@pytest.mark.parametrize(
+    ("moment", "price", "volume", "reason"),
+    [
+        (t(20, 5), float("nan"), 1000, "price_not_finite"),
+        (t(20, 5), float("inf"), 1000, "price_not_finite"),
+        (t(20, 5), 0.0, 1000, "price_not_positive"),
+        (t(20, 5), -3.0, 1000, "price_not_positive"),
+        (t(20, 5), 15_500.0, 1000, "price_above_strike"),
+        (t(20, 5), 101.0, -1, "volume_negative"),
+        (datetime(5138, 6, 11, 9, 20, 5, tzinfo=IST), 101.0, 1000, "other_day"),
+        (datetime(2021, 6, 10, 15, 0, tzinfo=IST), 101.0, 1000, "other_day"),
+        (t(20, 16), 101.0, 1000, "ahead"),
+    ],
+)
+def test_a_tick_that_cannot_be_real_changes_nothing(moment: datetime, price: float, volume: int, reason: str) -> None:
+    """strategy.md §2; the year-5138 tick used to freeze the symbol's bars for the day."""
+    e = engine()
+    now = t(20, 10)
+    e.on_tick(t(20, 1), 100.0, 500, now)
+    assert e.on_tick(moment, price, volume, now) == []
+    assert (e.last_rejection, e.rejected[reason]) == (reason, 1)
+    # the symbol carries on as if it never came
+    e.on_tick(t(20, 9), 102.0, 600, now)
+    [closed] = e.on_tick(t(21, 1), 101.0, 700, t(21, 1))
+    assert isinstance(closed, BarClosed)
+    assert (closed.bar.high, closed.bar.low, closed.bar.close, closed.bar.volume) == (102.0, 100.0, 102.0, 100)
+    assert e.last_price == 101.0 and e.last_rejection == ""
+
+
+def test_a_tick_up_to_five_seconds_ahead_of_the_clock_is_applied() -> None:
+    e = engine()
+    e.on_tick(t(20, 15), 100.0, 500, t(20, 10))
+    assert e.last_rejection == "" and e.last_price == 100.0

@@ -245,12 +245,14 @@ class OrderActor(BaseActor):
         if self.halted or not self.trading:
             return
         entry = self.entry
-        if entry is not None and entry.triggered_at is not None:
-            return  # the break was the entry: it rests until it fills or its bar closes (strategy.md §5)
         working = (
             WorkingEntry(entry.symbol, entry.trigger_price, entry.quantity, entry.filled_quantity) if entry else None
         )
         action = plan_entry(self.desired, working, at_bar_close)
+        if entry is not None and action in ("cancel", "modify", "defer_switch", "switch"):
+            self._learn_trigger(entry)
+        if entry is not None and entry.triggered_at is not None:
+            return  # the break was the entry: it rests until it fills or its bar closes (strategy.md §5)
         if action == "keep" and entry is not None and self.desired is not None and self.desired.symbol == entry.symbol:
             entry.candidate = self.desired
         elif action == "cancel":
@@ -328,6 +330,24 @@ class OrderActor(BaseActor):
             )
             return False
         return True
+
+    def _learn_trigger(self, entry: _Order) -> None:
+        """Before the entry is changed for a new best: has its swing low broken, i.e. has it triggered?
+
+        Usually this actor has seen the trade already; live, the new best can
+        overtake it, so the symbol's current state decides (strategy.md §5).
+        """
+        if entry.triggered_at is not None or entry.candidate is None:
+            return
+        try:
+            state: SwingState = self.ask(
+                symbol_actor(entry.symbol), GetSwingState(swing_bar_time=entry.candidate.swing_bar_time), timeout=10.0
+            )
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
+            logger.warning("{}: no answer from {} ({}); entry {} taken as not triggered", self.name, entry.symbol, exc, entry.orderid)
+            return
+        if not state.unbroken:
+            self._triggered(entry, state.broken_at or self.clock.now())
 
     def _triggered(self, entry: _Order, moment: datetime) -> None:
         """The entry's trigger was reached at ``moment``: from now on it rests until it fills,

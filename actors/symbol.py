@@ -17,6 +17,10 @@ from strategy.session import ONE_MINUTE
 from strategy.symbol_engine import SymbolEngine
 
 
+#: Drop reasons that are part of normal operation: the first of each is logged at DEBUG, not WARNING.
+EXPECTED_DROPS = frozenset({"out_of_order", "after_close"})
+
+
 class BarCloseDue(Message):
     """Timer: the bar that started at ``bar_start`` may close now (strategy.md §2 grace)."""
 
@@ -36,12 +40,15 @@ class SymbolActor(BaseActor):
     closed, swing, running high, break; in the order they happened) to the
     FilterSupervisor as one :class:`SymbolSignals`; each dropped tick as a
     :class:`TickRejected` to the FeedActor (its heartbeat counts them), the
-    first of each reason also as a WARNING.
+    first impossible one of each reason also as a WARNING.
     """
 
     def __init__(self, name: str, ctx: ActorContext, symbol: str) -> None:
         super().__init__(name, ctx)
-        self.engine = SymbolEngine(symbol, ctx.settings.bar_grace_seconds)
+        # "ahead of the clock" in real seconds: a simulated clock at X times real speed is
+        # only known to within X times as many simulated seconds
+        ahead = ctx.settings.tick_max_ahead_seconds * max(1.0, ctx.clock.speed)
+        self.engine = SymbolEngine(symbol, ctx.settings.bar_grace_seconds, ahead)
         self._grace = timedelta(seconds=ctx.settings.bar_grace_seconds)
         self.handlers = {
             Tick: self.on_tick,
@@ -84,7 +91,10 @@ class SymbolActor(BaseActor):
 
     def _rejected(self, tick: Tick, reason: str) -> None:
         if self.engine.rejected[reason] == 1:
-            logger.warning(
+            # late ticks are expected (after the warm-up, after the close); impossible ones are not
+            level = "DEBUG" if reason in EXPECTED_DROPS else "WARNING"
+            logger.log(
+                level,
                 "{}: dropped a tick ({}): {} at {}, volume {}; later ones are counted in the heartbeat",
                 tick.symbol, reason, tick.ltp, tick.time.isoformat(), tick.volume,
             )
@@ -104,6 +114,7 @@ class SymbolActor(BaseActor):
             last_price=engine.last_price,
             last_time=engine.last_time,
             unbroken=engine.is_unbroken(ask.swing_bar_time),
+            broken_at=engine.broken_at.get(ask.swing_bar_time),
         )
 
     def on_close_due(self, due: BarCloseDue) -> None:

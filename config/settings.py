@@ -63,6 +63,12 @@ class Settings(BaseSettings):
 
     # --- bars (strategy.md §2) ------------------------------------------------
     bar_grace_seconds: float = Field(2.0, ge=0, description="seconds after the minute before a quiet bar closes")
+    tick_max_ahead_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="a tick stamped further ahead of the clock than this cannot be real (dropped); real seconds:"
+        " against a simulator's clock at X times real speed, X times as many simulated seconds",
+    )
 
     # --- filters (strategy.md §4) ---------------------------------------------
     min_entry_price: float = Field(100.0, gt=0, description="rupees, stage 1")

@@ -102,10 +102,11 @@ class GetSwingState(Message):
 
 
 class SwingState(Message):
-    """A SymbolActor's latest trade (rupees, IST time; None before the first) and whether
-    the swing low asked about is still unbroken."""
+    """A SymbolActor's latest trade (rupees, IST time; None before the first), whether the
+    swing low asked about is still unbroken and, if it broke, when."""
 
     symbol: str
     last_price: float | None
     last_time: AwareDatetime | None
     unbroken: bool
+    broken_at: AwareDatetime | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from messages.base import option_type_of
 from messages.market import Bar
@@ -48,9 +48,15 @@ class SymbolEngine:
 
     ``unbroken_lows`` are kept oldest first; their prices rise (an older, lower
     low can stay unbroken while a newer one breaks).
+
+    A tick that cannot be real (strategy.md §2: not a finite price > 0, a
+    premium at or above the strike, a negative cumulative volume, stamped on
+    another day or more than ``max_ahead_seconds`` ahead of the clock), an
+    out-of-order one, or one after :meth:`close_session` changes nothing and
+    is counted in :attr:`rejected`.
     """
 
-    def __init__(self, symbol: str, grace_seconds: float) -> None:
+    def __init__(self, symbol: str, grace_seconds: float, max_ahead_seconds: float = 5.0) -> None:
         self.symbol = symbol
         self.option_type = option_type_of(symbol)
         self.builder = BarBuilder(symbol, grace_seconds)
@@ -59,6 +65,8 @@ class SymbolEngine:
         self.bars: list[Bar] = []
         self.vwaps: list[float] = []
         self.unbroken_lows: list[_Low] = []
+        #: swing bar start -> time of the trade that broke that swing low
+        self.broken_at: dict[datetime, datetime] = {}
         self.last_price: float | None = None
         self.last_time: datetime | None = None
         #: the detector's current swing LOW, while it is unbroken
@@ -66,6 +74,7 @@ class SymbolEngine:
         #: vwap_at_swing of the detector's current swing (frozen at its creation)
         self._swing_vwap = 0.0
         self.strike = strike_of(symbol)
+        self._max_ahead = timedelta(seconds=max_ahead_seconds)
         #: True after :meth:`close_session`
         self.closed = False
         #: why the last tick was dropped ("" if it was applied)
@@ -86,7 +95,7 @@ class SymbolEngine:
         one after :meth:`close_session` is dropped: it changes nothing, its
         reason is in :attr:`last_rejection` and counted in :attr:`rejected`.
         """
-        problem = tick_problem(moment, price, cum_volume, moment if now is None else now, self.strike)
+        problem = tick_problem(moment, price, cum_volume, moment if now is None else now, self.strike, self._max_ahead)
         if not problem and self.closed:
             problem = "after_close"
         if problem:
@@ -213,6 +222,7 @@ class SymbolEngine:
         if any(price < low.price for low in lows):
             for broken in [low for low in lows if price < low.price]:
                 lows.remove(broken)
+                self.broken_at[broken.bar_time] = moment
                 if broken is self._current_low:
                     self._current_low = None
                 signals.append(

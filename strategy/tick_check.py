@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from messages.base import IST
 
-#: How far a tick's timestamp may be ahead of the clock (strategy.md §2).
+#: How far a tick's timestamp may be ahead of the clock by default (strategy.md §2; ``TICK_MAX_AHEAD_SECONDS``).
 MAX_AHEAD = timedelta(seconds=5)
 
 #: Why a tick was rejected; the words the heartbeat counts by.
@@ -24,7 +24,12 @@ def strike_of(symbol: str) -> int | None:
 
 
 def tick_problem(
-    moment: datetime, price: float, cum_volume: int | None, now: datetime, strike: int | None = None
+    moment: datetime,
+    price: float,
+    cum_volume: int | None,
+    now: datetime,
+    strike: int | None = None,
+    max_ahead: timedelta = MAX_AHEAD,
 ) -> str:
     """``""`` if a tick can be real, else why not (one of :data:`REASONS`).
 
@@ -33,7 +38,7 @@ def tick_problem(
     reaches it within a day (a PE's whole payoff is the strike; a CE's would
     need the index to double) — its cumulative volume (contracts) is not
     negative, and its timestamp is on the clock's IST day and at most
-    :data:`MAX_AHEAD` ahead of ``now``. Out-of-order ticks are the bar
+    ``max_ahead`` ahead of ``now``. Out-of-order ticks are the bar
     builder's to drop.
     """
     if not isinstance(price, int | float) or isinstance(price, bool) or not math.isfinite(price):
@@ -46,6 +51,6 @@ def tick_problem(
         return "volume_negative"
     if moment.astimezone(IST).date() != now.astimezone(IST).date():
         return "other_day"
-    if moment - now > MAX_AHEAD:
+    if moment - now > max_ahead:
         return "ahead"
     return ""

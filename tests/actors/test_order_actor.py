@@ -78,11 +78,13 @@ class Rig:
     #: what each symbol's SymbolActor (a probe) answers to GetSwingState
     states: dict[str, SwingState]
 
-    def symbol_state(self, symbol: str, last_price: float | None = None, unbroken: bool = True) -> None:
+    def symbol_state(
+        self, symbol: str, last_price: float | None = None, unbroken: bool = True, broken_at: datetime | None = None
+    ) -> None:
         """Set the current state the symbol's SymbolActor reports."""
         self.states[symbol] = SwingState(
             symbol=symbol, last_price=last_price, last_time=self.h.clock.now() if last_price else None,
-            unbroken=unbroken,
+            unbroken=unbroken, broken_at=broken_at,
         )
 
     def intent(self, candidate: EntryCandidate | None) -> None:
@@ -506,6 +508,20 @@ def test_a_triggered_entry_unfilled_at_its_bar_close_plus_grace_is_cancelled(rig
     assert (cancel.orderid, cancel.time) == (entry, t(9, 31, 2))
     assert rig.book(entry).status == "cancelled"
     assert rig.portfolio.types() == ["ReserveEntry", "ReleaseEntry"]
+
+
+def test_a_break_the_actor_has_not_seen_yet_still_makes_the_entry_rest(rig: Rig) -> None:
+    """Live, the filter's new best can overtake the trade on its way to this actor: before it
+    cancels, the actor asks the SymbolActor whether the entry's swing low has broken."""
+    entry = place_entry(rig)
+    rig.sim.set_listener(None)  # no order update either
+    rig.trade(X, 146.0)  # triggered at the exchange, resting below its limit
+    rig.symbol_state(X, last_price=146.0, unbroken=False, broken_at=t(9, 30, 10))
+    rig.intent(None)
+    assert rig.sent("cancel") == []
+    rig.h.advance(t(9, 31, 2))
+    [cancel] = rig.sent("cancel")
+    assert cancel.orderid == entry
 
 
 def test_a_triggered_entry_is_neither_modified_nor_switched(rig: Rig) -> None:

@@ -74,17 +74,7 @@ class CandidatePool:
         decisions = []
         old = self.candidates.get(swing.symbol)
         if old is not None:
-            decisions.append(
-                CandidateDecided(
-                    time=swing.time,
-                    symbol=old.symbol,
-                    option_type=old.option_type,
-                    decision="removed",
-                    reason="replaced",
-                    price=old.price,
-                    vwap_at_swing=round(old.vwap_at_swing, 4),
-                )
-            )
+            decisions.append(_removed(old, "replaced", swing.time))
         cand = Candidate(
             swing.symbol, swing.option_type, swing.price, swing.bar_time, swing.vwap_at_swing, swing.highest_high
         )
@@ -112,25 +102,11 @@ class CandidatePool:
         if cand is None or cand.bar_time != broken.swing_bar_time:
             return []
         del self.candidates[broken.symbol]
-        return [
-            CandidateDecided(
-                time=broken.time,
-                symbol=cand.symbol,
-                option_type=cand.option_type,
-                decision="removed",
-                reason="broken",
-                price=cand.price,
-            )
-        ]
+        return [_removed(cand, "broken", broken.time)]
 
     def end_session(self, now: datetime) -> list[CandidateDecided]:
         """Empty the pool at the session's end."""
-        out = [
-            CandidateDecided(
-                time=now, symbol=c.symbol, option_type=c.option_type, decision="removed", reason="session_end"
-            )
-            for c in sorted(self.candidates.values(), key=lambda c: c.symbol)
-        ]
+        out = [_removed(c, "session_end", now) for c in sorted(self.candidates.values(), key=lambda c: c.symbol)]
         self.candidates.clear()
         return out
 
@@ -188,3 +164,16 @@ class CandidatePool:
                 quantity=ev.quantity,
             )
         ]
+
+
+def _removed(cand: Candidate, reason: str, now: datetime) -> CandidateDecided:
+    """The decision that removes ``cand`` from the pool: it names that candidate's own price and VWAP."""
+    return CandidateDecided(
+        time=now,
+        symbol=cand.symbol,
+        option_type=cand.option_type,
+        decision="removed",
+        reason=reason,
+        price=cand.price,
+        vwap_at_swing=round(cand.vwap_at_swing, 4),
+    )

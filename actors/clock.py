@@ -28,7 +28,7 @@ class Clock(ABC):
 
     def __init__(self, router: Router) -> None:
         self.router = router
-        self._timers: list[tuple[datetime, int, str, Any]] = []
+        self._timers: list[tuple[datetime, bool, int, str, Any]] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
 
@@ -36,14 +36,21 @@ class Clock(ABC):
     def now(self) -> datetime:
         """The current time, timezone-aware, IST."""
 
-    def schedule(self, when: datetime, target: str, message: Any) -> None:
+    def schedule(self, when: datetime, target: str, message: Any, late: bool = False) -> None:
         """Deliver ``message`` to the actor named ``target`` at ``when``.
 
-        Timers due at the same time fire in the order they were scheduled.
+        Timers due at the same time fire in the order they were scheduled,
+        except that a ``late`` one fires after every other timer due then,
+        including those scheduled while they fire: a decision taken "at the
+        bar close" (a deferred switch) sees everything that close changed.
         """
         with self._lock:
-            heapq.heappush(self._timers, (when, next(self._seq), target, message))
+            heapq.heappush(self._timers, (when, late, next(self._seq), target, message))
         self._timer_added()
+
+    def span(self, real_seconds: float) -> timedelta:
+        """How much of this clock's time ``real_seconds`` of real time is (for tolerances)."""
+        return timedelta(seconds=real_seconds)
 
     def _timer_added(self) -> None:  # noqa: B027 - optional hook
         pass
@@ -54,7 +61,7 @@ class Clock(ABC):
     def _pop_due(self, until: datetime) -> tuple[datetime, str, Any] | None:
         with self._lock:
             if self._timers and self._timers[0][0] <= until:
-                when, _, target, message = heapq.heappop(self._timers)
+                when, _late, _, target, message = heapq.heappop(self._timers)
                 return when, target, message
         return None
 
@@ -146,3 +153,7 @@ class ScaledClock(WallClock):
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+
+    def span(self, real_seconds: float) -> timedelta:
+        """``real_seconds`` × speed: this clock follows the simulator's only to within real time."""
+        return timedelta(seconds=real_seconds * self.speed)

@@ -14,9 +14,10 @@ from pydantic import AwareDatetime
 from actors.base import ActorContext, BaseActor
 from actors.names import PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
-from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, TickRejected, WatchSymbols
+from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
 from messages.orders import OrderUpdate
 from strategy.session import ONE_MINUTE, at, minute_start
+from strategy.tick_check import strike_of, tick_problem
 
 #: How often the FeedActor logs data coverage (symbols with a recent tick).
 HEARTBEAT = timedelta(seconds=60)
@@ -127,12 +128,13 @@ class _Callbacks:
 class FeedActor(BaseActor):
     """In: :class:`ConnectFeed` (from itself at start), :class:`Tick` from the client thread,
     :class:`WatchSymbols`, :class:`FeedConnected`, :class:`FeedDisconnected`,
-    :class:`HeartbeatDue`, :class:`TickRejected` (from the SymbolActors: counted by
-    reason for the heartbeat).
+    :class:`HeartbeatDue`.
 
-    Out: every tick of a known symbol to its SymbolActor and to each watcher
-    (OrderActor, PortfolioActor) that asked for that symbol (ticks of other
-    symbols are counted and dropped); :class:`FeedLost` to every
+    Out: every tick of a known symbol that can be real (strategy.md §2,
+    :func:`strategy.tick_check.tick_problem`; the others are counted by reason
+    for the heartbeat, the first of each reason and symbol logged as a WARNING)
+    to its SymbolActor and to each watcher (OrderActor, PortfolioActor) that
+    asked for that symbol (ticks of other symbols are counted and dropped); :class:`FeedLost` to every
     SymbolActor when the connection drops; :class:`HistoryBars` to
     every SymbolActor on each connection — the day so far on the first
     (warm-up, after which ``on_warm`` is called), the missed minutes after a
@@ -164,8 +166,11 @@ class FeedActor(BaseActor):
         self.last_tick: dict[str, datetime] = {}
         self.ticks = 0
         self.unknown = 0
-        #: ticks the SymbolActors dropped, by reason (strategy.md §2)
+        #: ticks that cannot be real, dropped here, by reason (strategy.md §2)
         self.rejected: Counter[str] = Counter()
+        self._strikes = {symbol: strike_of(symbol) for symbol in symbols}
+        self._warned: set[tuple[str, str]] = set()
+        self._max_ahead = ctx.clock.span(ctx.settings.tick_max_ahead_seconds)
         #: ``ticks`` when the current connection came up
         self._ticks_at_connect = 0
         #: actor name -> symbols whose ticks it asked for (OrderActors, PortfolioActor)
@@ -180,7 +185,6 @@ class FeedActor(BaseActor):
             HeartbeatDue: self.on_heartbeat,
             ConnectFeed: self.on_connect,
             BackfillDue: self.on_backfill_due,
-            TickRejected: self.on_tick_rejected,
         }
 
     def on_start(self) -> None:
@@ -206,6 +210,12 @@ class FeedActor(BaseActor):
         if tick.symbol not in self.symbols:
             self.unknown += 1
             return
+        problem = tick_problem(
+            tick.time, tick.ltp, tick.volume, self.clock.now(), self._strikes[tick.symbol], self._max_ahead
+        )
+        if problem:
+            self._reject(tick, problem)
+            return
         self.ticks += 1
         self.last_tick[tick.symbol] = tick.time
         if self.tick_sink is not None:
@@ -215,8 +225,15 @@ class FeedActor(BaseActor):
             if tick.symbol in symbols:
                 self.tell(watcher, tick)
 
-    def on_tick_rejected(self, rejected: TickRejected) -> None:
-        self.rejected[rejected.reason] += 1
+    def _reject(self, tick: Tick, reason: str) -> None:
+        self.rejected[reason] += 1
+        if (tick.symbol, reason) not in self._warned:
+            self._warned.add((tick.symbol, reason))
+            logger.warning(
+                "feed: dropped a tick that cannot be real ({}): {} {} at {}, volume {}; "
+                "later ones are counted in the heartbeat",
+                reason, tick.symbol, tick.ltp, tick.time.isoformat(), tick.volume,
+            )
 
     def on_watch(self, watch: WatchSymbols) -> None:
         self.watchers[watch.watcher] = set(watch.symbols)

@@ -69,6 +69,10 @@ class _Order:
     crossing_checked: bool = False
     #: entries: when it triggered (a trade at or below its trigger, or the broker said so)
     triggered_at: datetime | None = None
+    #: entries: when a triggered entry's unfilled rest is cancelled (its bar's close + the grace)
+    rest_until: datetime | None = None
+    #: entries: a TriggeredEntryDue is pending
+    rest_scheduled: bool = False
 
     @property
     def final(self) -> bool:
@@ -172,12 +176,8 @@ class OrderActor(BaseActor):
         entry = self.entry
         if entry is None or entry.orderid != due.orderid or entry.final:
             return
-        logger.info(
-            "{}: entry {} {} triggered, {} of {} filled by its bar's close; cancelling the rest",
-            self.name, entry.orderid, entry.symbol, entry.filled_quantity, entry.quantity,
-        )
-        if self._cancel_entry():
-            self._act(at_bar_close=False)
+        entry.rest_scheduled = False
+        self._end_rest(entry)
 
     def on_order_update(self, update: OrderUpdate) -> None:
         self._apply(update)
@@ -186,7 +186,7 @@ class OrderActor(BaseActor):
         self.last_prices[tick.symbol] = tick.ltp
         entry = self.entry
         if entry is not None and tick.symbol == entry.symbol and tick.ltp <= entry.trigger_price:
-            self._triggered(entry, tick.time)
+            self._triggered(entry, min(tick.time, self.clock.now()))
             if not entry.crossing_checked:
                 entry.crossing_checked = True
                 self._refresh(entry)
@@ -252,7 +252,10 @@ class OrderActor(BaseActor):
         if entry is not None and action in ("cancel", "modify", "defer_switch", "switch"):
             self._learn_trigger(entry)
         if entry is not None and entry.triggered_at is not None:
-            return  # the break was the entry: it rests until it fills or its bar closes (strategy.md §5)
+            # the break was the entry: it rests until it fills or its bar closes (strategy.md §5)
+            if entry.rest_until is not None and self.clock.now() >= entry.rest_until and not entry.rest_scheduled:
+                self._end_rest(entry)  # an earlier cancel failed: try again
+            return
         if action == "keep" and entry is not None and self.desired is not None and self.desired.symbol == entry.symbol:
             entry.candidate = self.desired
         elif action == "cancel":
@@ -265,7 +268,7 @@ class OrderActor(BaseActor):
             self._switch_scheduled = True
             now = self.clock.now()
             due = minute_start(now) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
-            self.clock.schedule(due, self.name, SwitchDue(time=due))
+            self.clock.schedule(due, self.name, SwitchDue(time=due), late=True)
         elif action == "switch":
             if self._cancel_entry(keep_reservation=True):
                 self._place_entry()
@@ -284,6 +287,11 @@ class OrderActor(BaseActor):
             self._last_room_try = now
             if not self._reserve(now):
                 return
+        if best.symbol in {p.symbol for p in self.positions.values()}:
+            # stage 3 skips it (strategy.md §4); the filter may not have heard of the position yet
+            logger.info("{}: a position in {} is open; not entering it now", self.name, best.symbol)
+            self._release()
+            return
         if not self._may_enter(best):
             self._release()
             return
@@ -319,9 +327,12 @@ class OrderActor(BaseActor):
         except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
             logger.warning("{}: no answer from {} ({}); not entering now", self.name, best.symbol, exc)
             return False
-        if not state.unbroken:
+        if state.swing == "broken":
             logger.info("{}: the swing low {} of {} has broken; not entering", self.name, best.swing_price, best.symbol)
             self.spent.add((best.symbol, best.swing_bar_time))
+            return False
+        if state.swing == "unknown":
+            logger.warning("{}: {} does not know the swing low {} (restarted?); not entering now", self.name, best.symbol, best.swing_price)
             return False
         if state.last_price is not None and state.last_price <= best.trigger_price:
             logger.info(
@@ -346,8 +357,8 @@ class OrderActor(BaseActor):
         except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
             logger.warning("{}: no answer from {} ({}); entry {} taken as not triggered", self.name, entry.symbol, exc, entry.orderid)
             return
-        if not state.unbroken:
-            self._triggered(entry, state.broken_at or self.clock.now())
+        if state.swing == "broken":
+            self._triggered(entry, min(state.broken_at or self.clock.now(), self.clock.now()))
 
     def _triggered(self, entry: _Order, moment: datetime) -> None:
         """The entry's trigger was reached at ``moment``: from now on it rests until it fills,
@@ -355,8 +366,29 @@ class OrderActor(BaseActor):
         if entry.triggered_at is not None or entry.final:
             return
         entry.triggered_at = moment
-        due = minute_start(moment) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
-        self.clock.schedule(due, self.name, TriggeredEntryDue(orderid=entry.orderid, time=due))
+        entry.rest_until = minute_start(moment) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
+        self._schedule_rest_end(entry, entry.rest_until)
+
+    def _schedule_rest_end(self, entry: _Order, due: datetime) -> None:
+        entry.rest_scheduled = True
+        self.clock.schedule(due, self.name, TriggeredEntryDue(orderid=entry.orderid, time=due), late=True)
+
+    def _end_rest(self, entry: _Order) -> None:
+        """Cancel what a triggered entry has not filled by its bar's close (plus the grace).
+
+        If the cancel does not go through and the entry is still working, it
+        is tried again after ``ORDER_POLL_SECONDS``: a triggered entry never
+        rests past its time for long, and its type is never left blocked.
+        """
+        logger.info(
+            "{}: entry {} {} triggered, {} of {} filled by its bar's close; cancelling the rest",
+            self.name, entry.orderid, entry.symbol, entry.filled_quantity, entry.quantity,
+        )
+        self._cancel_entry()
+        if self.entry is entry and not entry.final:
+            self._schedule_rest_end(entry, self.clock.now() + timedelta(seconds=self.settings.order_poll_seconds))
+        elif self.entry is None:
+            self._act(at_bar_close=False)
 
     def _entry_request(self, symbol: str, quantity: int, limit: float, trigger: float) -> OrderRequest:
         """A SELL stop-limit entry (strategy.md §5): ``quantity`` contracts, ``limit`` and ``trigger`` rupees."""

@@ -82,7 +82,7 @@ class PortfolioActor(BaseActor):
 
     Out: :class:`PositionEvent`, :class:`Halted`, :class:`SessionSummary`,
     :class:`Alert` to the Journal; :class:`OpenSymbols` to the FilterSupervisor
-    whenever the symbols with an open position change; :class:`FlattenAll` to the CE OrderActor and,
+    whenever the symbols with an open position change, and at each reconciliation; :class:`FlattenAll` to the CE OrderActor and,
     once it reports :class:`Flattened`, to the PE OrderActor (one after the
     other, so the two never race for the broker); :class:`ReconcileSymbol` on a
     mismatch with the broker's position book.
@@ -194,10 +194,10 @@ class PortfolioActor(BaseActor):
         if touched:
             self._check_r(tick.time)
 
-    def _share_open_symbols(self, now: datetime) -> None:
-        """Tell the FilterSupervisor which symbols hold an open position, when that changed."""
+    def _share_open_symbols(self, now: datetime, always: bool = False) -> None:
+        """Tell the FilterSupervisor which symbols hold an open position, when that changed (or ``always``)."""
         symbols = frozenset(p.symbol for p in self.positions.values() if p.open_quantity > 0)
-        if symbols != self._open_symbols:
+        if always or symbols != self._open_symbols:
             self._open_symbols = symbols
             self.tell(FILTER, OpenSymbols(symbols=symbols, time=now))
 
@@ -247,6 +247,7 @@ class PortfolioActor(BaseActor):
         """
         next_due = due.time + timedelta(seconds=self.settings.reconcile_seconds)
         self.clock.schedule(next_due, self.name, ReconcileDue(time=next_due))
+        self._share_open_symbols(due.time, always=True)  # a restarted FilterSupervisor learns them again
         try:
             rows = self.gateway.position_book()
         except BrokerError as exc:

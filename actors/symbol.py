@@ -7,13 +7,13 @@ from datetime import timedelta
 from loguru import logger
 from pydantic import AwareDatetime
 
-from actors.base import FEED, ActorContext, BaseActor
+from actors.base import ActorContext, BaseActor
 from actors.names import FILTER, JOURNAL
 from messages.base import Message
-from messages.market import Bar, FeedLost, GetBars, GetSwingState, HistoryBars, SwingState, Tick, TickRejected
+from messages.market import Bar, FeedLost, GetBars, GetSwingState, HistoryBars, SwingState, Tick
 from messages.portfolio import SessionEndDue
 from messages.signals import SwingDetected, SymbolSignals
-from strategy.session import ONE_MINUTE
+from strategy.session import ONE_MINUTE, at
 from strategy.symbol_engine import SymbolEngine
 
 
@@ -38,17 +38,18 @@ class SymbolActor(BaseActor):
     :class:`GetBars` and :class:`GetSwingState` (asks).
     Out: every swing to the Journal, then the signals of each input (bar
     closed, swing, running high, break; in the order they happened) to the
-    FilterSupervisor as one :class:`SymbolSignals`; each dropped tick as a
-    :class:`TickRejected` to the FeedActor (its heartbeat counts them), the
-    first impossible one of each reason also as a WARNING.
+    FilterSupervisor as one :class:`SymbolSignals`. A dropped tick (out of
+    order, after the close, or one the FeedActor would not have passed on) is
+    counted in the engine; the first impossible one of each reason is logged
+    as a WARNING.
     """
 
     def __init__(self, name: str, ctx: ActorContext, symbol: str) -> None:
         super().__init__(name, ctx)
-        # "ahead of the clock" in real seconds: a simulated clock at X times real speed is
-        # only known to within X times as many simulated seconds
-        ahead = ctx.settings.tick_max_ahead_seconds * max(1.0, ctx.clock.speed)
+        ahead = ctx.clock.span(ctx.settings.tick_max_ahead_seconds).total_seconds()
         self.engine = SymbolEngine(symbol, ctx.settings.bar_grace_seconds, ahead)
+        # a tick stamped at or after the close opens no bar (strategy.md §2)
+        self.engine.session_close = at(ctx.clock.now().date(), ctx.settings.market_close)
         self._grace = timedelta(seconds=ctx.settings.bar_grace_seconds)
         self.handlers = {
             Tick: self.on_tick,
@@ -98,8 +99,6 @@ class SymbolActor(BaseActor):
                 "{}: dropped a tick ({}): {} at {}, volume {}; later ones are counted in the heartbeat",
                 tick.symbol, reason, tick.ltp, tick.time.isoformat(), tick.volume,
             )
-        if self.router.ref(FEED) is not None:
-            self.tell(FEED, TickRejected(symbol=tick.symbol, reason=reason, time=self.clock.now()))
 
     def on_feed_lost(self, lost: FeedLost) -> None:
         self.feed_up = False
@@ -113,7 +112,7 @@ class SymbolActor(BaseActor):
             symbol=engine.symbol,
             last_price=engine.last_price,
             last_time=engine.last_time,
-            unbroken=engine.is_unbroken(ask.swing_bar_time),
+            swing=engine.swing_status(ask.swing_bar_time),
             broken_at=engine.broken_at.get(ask.swing_bar_time),
         )
 

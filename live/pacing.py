@@ -117,8 +117,10 @@ class Pacer:
 
     def _advance(self, moment: datetime, ack: Callable[[], None]) -> None:
         try:
-            if moment > self._clock.now():
-                self._clock.advance_to(moment)  # due timers fire one at a time, each to quiet
+            if moment >= self._clock.now():
+                # every tick up to the step's end has been delivered: timers due by then fire
+                # (one at a time, each to quiet), those due at that very instant included
+                self._clock.advance_to(moment)
             self._settle(f"the clock step to {moment:%H:%M:%S}")
         finally:
             ack()

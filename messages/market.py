@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AwareDatetime, Field, model_validator
 
 from messages.base import Message
@@ -79,18 +81,6 @@ class GetBars(Message):
     """Ask a SymbolActor for its closed bars of the session (``list[Bar]``, oldest first)."""
 
 
-class TickRejected(Message):
-    """A SymbolActor dropped a tick that cannot be real or came out of order (strategy.md §2).
-
-    ``reason`` is one of :data:`strategy.tick_check.REASONS`, ``out_of_order``
-    or ``after_close``; the FeedActor counts them for its heartbeat.
-    """
-
-    symbol: str
-    reason: str
-    time: AwareDatetime
-
-
 class GetSwingState(Message):
     """Ask a SymbolActor for its current state around the swing low of ``swing_bar_time``.
 
@@ -102,11 +92,12 @@ class GetSwingState(Message):
 
 
 class SwingState(Message):
-    """A SymbolActor's latest trade (rupees, IST time; None before the first), whether the
-    swing low asked about is still unbroken and, if it broke, when."""
+    """A SymbolActor's latest trade (rupees, IST time; None before the first) and the swing
+    low asked about: ``unbroken``, ``broken`` (at ``broken_at``), or ``unknown`` to it (say,
+    after a restart)."""
 
     symbol: str
     last_price: float | None
     last_time: AwareDatetime | None
-    unbroken: bool
+    swing: Literal["unbroken", "broken", "unknown"]
     broken_at: AwareDatetime | None = None

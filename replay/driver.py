@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import time
 from itertools import groupby
@@ -18,7 +17,7 @@ from actors.supervisor import ActorSpec, Graph
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
-from messages.market import TickRejected, WatchSymbols
+from messages.market import WatchSymbols
 from messages.portfolio import GetTrades, TradeRecord
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
@@ -31,21 +30,16 @@ class WatchRegistry(BaseActor):
     """Replay's stand-in for the FeedActor's subscriptions: records which actor watches which symbols.
 
     It writes ``watching`` (actor name → symbols); the replay driver reads it
-    only while the graph is quiet, so never during a write. It counts the
-    ticks the SymbolActors drop, by reason, as the FeedActor does.
+    only while the graph is quiet, so never during a write.
     """
 
     def __init__(self, name: str, ctx: ActorContext, watching: dict[str, frozenset[str]]) -> None:
         super().__init__(name, ctx)
         self.watching = watching
-        self.rejected: Counter[str] = Counter()
-        self.handlers = {WatchSymbols: self.on_watch, TickRejected: self.on_tick_rejected}
+        self.handlers = {WatchSymbols: self.on_watch}
 
     def on_watch(self, watch: WatchSymbols) -> None:
         self.watching[watch.watcher] = watch.symbols
-
-    def on_tick_rejected(self, rejected: TickRejected) -> None:
-        self.rejected[rejected.reason] += 1
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,8 @@ class SymbolEngine:
         self._max_ahead = timedelta(seconds=max_ahead_seconds)
         #: True after :meth:`close_session`
         self.closed = False
+        #: ticks stamped at or after this time (the market close, if set) are dropped as ``after_close``
+        self.session_close: datetime | None = None
         #: why the last tick was dropped ("" if it was applied)
         self.last_rejection = ""
         #: dropped ticks by reason (:data:`strategy.tick_check.REASONS`, ``out_of_order``, ``after_close``)
@@ -96,7 +98,7 @@ class SymbolEngine:
         reason is in :attr:`last_rejection` and counted in :attr:`rejected`.
         """
         problem = tick_problem(moment, price, cum_volume, moment if now is None else now, self.strike, self._max_ahead)
-        if not problem and self.closed:
+        if not problem and (self.closed or (self.session_close is not None and moment >= self.session_close)):
             problem = "after_close"
         if problem:
             return self._reject(problem)
@@ -166,9 +168,11 @@ class SymbolEngine:
             signals.extend(self.on_history_bar(bar, now))
         return signals
 
-    def is_unbroken(self, swing_bar_time: datetime) -> bool:
-        """True while the swing low whose bar started at ``swing_bar_time`` has not broken."""
-        return any(low.bar_time == swing_bar_time for low in self.unbroken_lows)
+    def swing_status(self, swing_bar_time: datetime) -> str:
+        """The swing low whose bar started at ``swing_bar_time``: ``unbroken``, ``broken`` or ``unknown``."""
+        if any(low.bar_time == swing_bar_time for low in self.unbroken_lows):
+            return "unbroken"
+        return "broken" if swing_bar_time in self.broken_at else "unknown"
 
     # --- internals ----------------------------------------------------------------
     def _on_bar_closed(self, bar: Bar, now: datetime, signals: list[Signal]) -> None:

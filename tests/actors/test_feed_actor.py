@@ -13,7 +13,7 @@ import pytest
 
 from actors.feed import BackfillDue, FeedActor, FeedConnected, FeedDisconnected
 from actors.names import FEED, PORTFOLIO, order_actor, symbol_actor
-from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, TickRejected, WatchSymbols
+from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
 from tests.actors.probe import Harness, t
 
 CE = "NIFTY17JUN2115600CE"
@@ -146,10 +146,27 @@ def test_stopping_the_actor_stops_the_feed(rig: Rig) -> None:
     assert rig.feed.stopped == 1
 
 
-def test_the_heartbeat_counts_the_ticks_the_symbols_dropped_by_reason(rig: Rig, capsys) -> None:
-    """strategy.md §2: impossible ticks are dropped and counted; the heartbeat shows the counts."""
-    for reason in ("other_day", "price_not_finite", "other_day"):
-        rig.h.tell(FEED, TickRejected(symbol=CE, reason=reason, time=t(9, 20, 40)))
+def test_ticks_that_cannot_be_real_go_nowhere_and_are_counted_in_the_heartbeat(rig: Rig, capsys) -> None:
+    """strategy.md §2: rejected at the edge, so neither the SymbolActor nor a watcher sees them."""
+    rig.h.tell(FEED, WatchSymbols(watcher=PORTFOLIO, symbols=frozenset({CE}), time=t(9, 20, 30)))
+    year_5138 = datetime(5138, 6, 11, 9, 20, 35, tzinfo=t(9, 20).tzinfo)
+    bad = [
+        Tick.model_construct(symbol=CE, time=year_5138, ltp=120.0, volume=100),
+        Tick.model_construct(symbol=CE, time=t(9, 20, 35), ltp=float("nan"), volume=100),
+        Tick.model_construct(symbol=CE, time=t(9, 20, 35), ltp=1e12, volume=100),  # above the strike
+        Tick.model_construct(symbol=CE, time=t(9, 20, 36), ltp=120.0, volume=-5),
+        Tick.model_construct(symbol=CE, time=t(9, 20, 41), ltp=120.0, volume=100),  # 11 s ahead of the clock
+        Tick.model_construct(symbol=PE, time=year_5138, ltp=120.0, volume=100),
+    ]
+    rig.h.tell(FEED, *bad)
+    assert rig.symbols[CE].of(Tick) == [] and rig.symbols[PE].of(Tick) == []
+    assert rig.watchers[PORTFOLIO].of(Tick) == []
+    rig.h.tell(FEED, Tick(symbol=CE, time=t(9, 20, 35), ltp=120.0, volume=100))  # a real one goes through
+    assert len(rig.symbols[CE].of(Tick)) == 1 and len(rig.watchers[PORTFOLIO].of(Tick)) == 1
     rig.h.advance(t(9, 21, 30))  # the first heartbeat, 60 s after the start
-    [line] = [line for line in capsys.readouterr().err.splitlines() if "[HEARTBEAT]" in line]
-    assert "bad ticks dropped: other_day 2, price_not_finite 1" in line
+    err = capsys.readouterr().err
+    [line] = [line for line in err.splitlines() if "[HEARTBEAT]" in line]
+    assert (
+        "bad ticks dropped: ahead 1, other_day 2, price_above_strike 1, price_not_finite 1, volume_negative 1" in line
+    )
+    assert err.count("dropped a tick that cannot be real") == 6  # the first of each reason and symbol

@@ -12,7 +12,7 @@ import pytest
 
 from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from actors.order import OrderActor
-from broker.base import OrderRejected, OrderRequest, OrderSnapshot
+from broker.base import OrderRejected, OrderRequest, OrderSnapshot, TransportError
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from messages.base import option_type_of
@@ -36,6 +36,8 @@ class SpyBroker:
         self.inner = inner
         self.calls: list[tuple[str, Any]] = []
         self.reject: Callable[[OrderRequest], bool] = lambda request: False
+        #: cancels still to fail with a transport error (each gateway attempt counts one)
+        self.failing_cancels = 0
 
     def place_order(self, request: OrderRequest) -> str:
         self.calls.append(("place", request))
@@ -49,6 +51,9 @@ class SpyBroker:
 
     def cancel_order(self, orderid: str) -> None:
         self.calls.append(("cancel", orderid))
+        if self.failing_cancels > 0:
+            self.failing_cancels -= 1
+            raise TransportError("test broker: connection reset")
         self.inner.cancel_order(orderid)
 
     def order_status(self, orderid: str) -> OrderSnapshot:
@@ -79,12 +84,12 @@ class Rig:
     states: dict[str, SwingState]
 
     def symbol_state(
-        self, symbol: str, last_price: float | None = None, unbroken: bool = True, broken_at: datetime | None = None
+        self, symbol: str, last_price: float | None = None, swing: str = "unbroken", broken_at: datetime | None = None
     ) -> None:
         """Set the current state the symbol's SymbolActor reports."""
         self.states[symbol] = SwingState(
             symbol=symbol, last_price=last_price, last_time=self.h.clock.now() if last_price else None,
-            unbroken=unbroken, broken_at=broken_at,
+            swing=swing, broken_at=broken_at,
         )
 
     def intent(self, candidate: EntryCandidate | None) -> None:
@@ -137,7 +142,7 @@ def rig(harness: Harness) -> Rig:
     portfolio = h.probe(PORTFOLIO, {ReserveEntry: True})
     states: dict[str, SwingState] = {}
     for symbol in (X, Y, Z):
-        states[symbol] = SwingState(symbol=symbol, last_price=None, last_time=None, unbroken=True)
+        states[symbol] = SwingState(symbol=symbol, last_price=None, last_time=None, swing="unbroken")
         h.probe(symbol_actor(symbol), {GetSwingState: lambda _ask, symbol=symbol: states[symbol]})
     h.start(OrderActor, NAME, "CE", gateway)
     return Rig(h, sim, spy, journal, portfolio, states)
@@ -444,12 +449,12 @@ def test_entry_is_decided_on_the_symbols_current_state_not_a_remembered_price(ri
 
 
 def test_a_swing_low_that_has_broken_is_never_entered(rig: Rig) -> None:
-    rig.symbol_state(X, last_price=149.90, unbroken=False)
+    rig.symbol_state(X, last_price=149.90, swing="broken")
     rig.intent(candidate())
     assert rig.sent("place") == []
     assert rig.portfolio.types() == ["ReserveEntry", "ReleaseEntry"]  # the room is given back
     # the same swing is never tried again, whatever the price does
-    rig.symbol_state(X, last_price=151.0, unbroken=False)
+    rig.symbol_state(X, last_price=151.0, swing="broken")
     rig.intent(candidate(quantity=585))
     assert rig.sent("place") == []
 
@@ -516,12 +521,48 @@ def test_a_break_the_actor_has_not_seen_yet_still_makes_the_entry_rest(rig: Rig)
     entry = place_entry(rig)
     rig.sim.set_listener(None)  # no order update either
     rig.trade(X, 146.0)  # triggered at the exchange, resting below its limit
-    rig.symbol_state(X, last_price=146.0, unbroken=False, broken_at=t(9, 30, 10))
+    rig.symbol_state(X, last_price=146.0, swing="broken", broken_at=t(9, 30, 10))
     rig.intent(None)
     assert rig.sent("cancel") == []
     rig.h.advance(t(9, 31, 2))
     [cancel] = rig.sent("cancel")
     assert cancel.orderid == entry
+
+
+def test_a_triggered_entry_whose_cancel_fails_is_cancelled_again_later(rig: Rig) -> None:
+    """It must never rest all day, nor leave its option type blocked."""
+    entry = trigger_unfilled(rig)
+    rig.intent(None)
+    rig.broker.failing_cancels = rig.h.settings.broker_retries  # every attempt of the first cancel fails
+    rig.h.advance(t(9, 31, 2))
+    assert rig.sent("cancel") == [] and rig.book(entry).status == "open"
+    assert any(isinstance(a, Alert) and "cancel" in a.text for a in rig.journal.received)
+    rig.h.advance(t(9, 31, 7))  # ORDER_POLL_SECONDS later
+    [cancel] = rig.sent("cancel")
+    assert (cancel.orderid, cancel.time) == (entry, t(9, 31, 7))
+    assert rig.book(entry).status == "cancelled"
+    assert rig.portfolio.types() == ["ReserveEntry", "ReleaseEntry"]
+    rig.intent(candidate(symbol=Y, swing=200.0, trigger=199.95, limit=196.95, sl=210.0, quantity=520))
+    assert [(s.op, s.symbol) for s in rig.sent()][-1] == ("place", Y)
+
+
+def test_a_swing_the_symbol_does_not_know_is_not_entered_now_but_not_spent(rig: Rig) -> None:
+    """A restarted SymbolActor starts empty: "unknown" is not "broken"."""
+    rig.symbol_state(X, last_price=151.0, swing="unknown")
+    rig.intent(candidate())
+    assert rig.sent("place") == []
+    rig.symbol_state(X, last_price=151.0)
+    rig.h.advance(t(9, 30, 12))
+    rig.h.tell(NAME, Tick(symbol=X, time=t(9, 30, 12), ltp=151.0))
+    assert [s.symbol for s in rig.sent("place", "entry")] == [X]
+
+
+def test_no_second_entry_in_a_symbol_with_an_open_position(rig: Rig) -> None:
+    """One position per symbol (strategy.md §4): the filter skips it, and so does this actor
+    while the filter has not yet heard of the position."""
+    fill_entry(rig)
+    rig.intent(candidate(swing=140.0, trigger=139.95, limit=136.95, sl=148.0, bar=t(9, 40)))
+    assert [s.symbol for s in rig.sent("place", "entry")] == [X]
 
 
 def test_a_triggered_entry_is_neither_modified_nor_switched(rig: Rig) -> None:

@@ -134,3 +134,19 @@ def test_a_step_to_a_time_already_passed_is_acknowledged_without_moving_the_cloc
     finally:
         pacer.stop()
     assert harness.clock.now() == t(10, 0, 8)
+
+
+def test_a_step_ending_on_the_last_ticks_time_fires_the_timers_due_at_that_instant(harness: Harness) -> None:
+    """A tick stamped exactly at the step's end moves the clock there; a timer the graph set for
+    that instant (the filter's once-per-instant publication) must fire before the acknowledgement."""
+    pacer, downstream = make_pacer(harness)
+    acks: list[list[Any]] = []
+    try:
+        pacer.on_tick(tick(4))
+        wait_for(lambda: [m for m in downstream.received if isinstance(m, Relayed)], timeout=QUIET, what="the tick")
+        harness.clock.schedule(t(10, 0, 4), "downstream", "published at 10:00:04")
+        pacer.on_sim_clock(t(10, 0, 4), acknowledger(downstream, acks))
+        wait_for(lambda: acks, timeout=QUIET, what="the acknowledgement")
+    finally:
+        pacer.stop()
+    assert acks[0][-1] == "published at 10:00:04"

@@ -351,3 +351,7 @@ def test_the_filter_learns_which_symbols_hold_an_open_position(rig: Rig) -> None
         (frozenset({X, P}), t(9, 32)),
         (frozenset({P}), t(9, 45)),
     ]
+    # and again at every reconciliation, for a FilterSupervisor that restarted empty
+    rig.book.rows = [PositionRow(symbol=P, exchange="NFO", product="MIS", quantity=-650, average_price=150.0)]
+    rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 46)))
+    assert [(m.symbols, m.time) for m in rig.filter.of(OpenSymbols)][-1] == (frozenset({P}), t(9, 46))

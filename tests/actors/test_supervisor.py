@@ -195,3 +195,25 @@ def test_the_messages_a_crashed_actor_never_handled_are_written_off_so_the_graph
     rig.journal.wait_for(Alert)
     harness.quiet()  # TimeoutError if the three lost pings were still counted
     assert rig.pings.received == []
+
+
+def test_a_late_timer_fires_after_every_timer_due_at_the_same_time(harness) -> None:
+    """A deferred switch at the bar close sees the publication that close caused (actors/clock.py)."""
+    probe = harness.probe("target")
+    at = harness.clock.now() + timedelta(seconds=30)
+    harness.clock.schedule(at, "target", "switch", late=True)
+    harness.clock.schedule(at, "target", "close")
+
+    class Chain(BaseActor):
+        def __init__(self, name, ctx):  # noqa: ANN001
+            super().__init__(name, ctx)
+            self.handlers = {str: self.on_text}
+
+        def on_text(self, text: str) -> None:
+            # a timer due at this same instant, scheduled while the instant's timers fire
+            self.clock.schedule(self.clock.now(), "target", f"{text}: published")
+
+    harness.start(Chain, "chain")
+    harness.clock.schedule(at, "chain", "grace close")
+    harness.advance(at)
+    assert probe.received == ["close", "grace close: published", "switch"]

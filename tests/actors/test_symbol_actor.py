@@ -6,10 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from actors.base import FEED
 from actors.names import FILTER, JOURNAL, symbol_actor
 from actors.symbol import SymbolActor
-from messages.market import GetSwingState, Tick, TickRejected
+from messages.market import GetSwingState, Tick
 from messages.portfolio import SessionEndDue
 from messages.signals import BarClosed, RunningHighRaised, SwingDetected, SwingLowBroken
 from tests.actors.probe import Harness, Probe, t
@@ -220,16 +219,16 @@ def test_the_close_closes_the_bar_in_progress_before_the_session_ends(rig) -> No
     assert filt.received[-1] == low
 
 
-def test_a_tick_that_cannot_be_real_is_dropped_and_reported_to_the_feed(rig, harness) -> None:
+def test_a_tick_that_cannot_be_real_changes_nothing(rig) -> None:
+    """The FeedActor drops them first; the engine's own check holds for every other way in."""
     h, filt, _journal = rig
-    feed = h.probe(FEED)
     send(h, tick(t(9, 20, 1), 100.0, 1000))
     h.tell(NAME, Tick(symbol=SYM, time=datetime(5138, 6, 11, 9, 20, 5, tzinfo=t(9, 20).tzinfo), ltp=99.0))
     h.tell(NAME, tick(t(9, 20, 30), 15_500.0))  # a premium at the strike
+    h.tell(NAME, tick(t(15, 30), 101.5))  # stamped at the close: opens no bar
     send(h, tick(t(9, 20, 40), 101.0, 1100), tick(t(9, 21, 1), 102.0, 1200))
     [closed] = filt.of(BarClosed)
     assert ohlc(closed) == (100.0, 101.0, 100.0, 101.0, 100)
-    assert [(m.symbol, m.reason) for m in feed.of(TickRejected)] == [(SYM, "other_day"), (SYM, "price_above_strike")]
 
 
 def test_it_answers_with_its_current_state_of_a_swing_low(rig) -> None:
@@ -237,7 +236,9 @@ def test_it_answers_with_its_current_state_of_a_swing_low(rig) -> None:
     feed_bars(h, 20, WORKED)
     send(h, tick(t(9, 25, 1), 209.0))
     state = h.ask(NAME, GetSwingState(swing_bar_time=t(9, 22)))
-    assert (state.symbol, state.last_price, state.last_time, state.unbroken) == (SYM, 209.0, t(9, 25, 1), True)
+    assert (state.symbol, state.last_price, state.last_time, state.swing) == (SYM, 209.0, t(9, 25, 1), "unbroken")
     send(h, tick(t(9, 25, 10), 192.0))
     state = h.ask(NAME, GetSwingState(swing_bar_time=t(9, 22)))
-    assert (state.last_price, state.unbroken) == (192.0, False)
+    assert (state.last_price, state.swing, state.broken_at) == (192.0, "broken", t(9, 25, 10))
+    # a swing low it never saw (a restarted actor starts empty) is unknown, not broken
+    assert h.ask(NAME, GetSwingState(swing_bar_time=t(9, 21))).swing == "unknown"

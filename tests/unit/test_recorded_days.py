@@ -27,6 +27,7 @@ from replay.ticks import session_ticks
 from strategy.pool import CandidatePool
 from strategy.session import at
 from strategy.symbol_engine import SymbolEngine
+from strategy.tick_check import strike_of
 from tests.paths import DATA_DIR, DAY_0611, DAY_0614
 
 DAY_0724 = DATA_DIR / "nifty_options_2024-07-24.csv.gz"
@@ -136,7 +137,7 @@ def impossible_tick(draw: st.DrawFn) -> tuple[int, Tick]:
     elif kind == "negative":
         price = -draw(st.floats(min_value=0.05, max_value=1e9))
     elif kind == "strike":
-        price = draw(st.floats(min_value=24_400, max_value=1e15))
+        price = draw(st.floats(min_value=strike_of(symbol), max_value=1e15))  # no premium reaches its strike
     elif kind == "volume":
         volume = -draw(st.integers(min_value=1, max_value=10**9))
     elif kind == "year":

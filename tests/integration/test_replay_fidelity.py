@@ -51,7 +51,7 @@ def test_every_swing_of_the_original_system(days, day: str) -> None:
 @pytest.mark.parametrize("day", DAYS)
 def test_the_broker_never_refuses_an_entry_for_a_crossed_trigger(days, day: str) -> None:
     """Defect 6: a best that lived part-way through one instant was placed after the instant's
-    trades had crossed it (nine refusals over the four days)."""
+    trades had crossed it (eight refusals over the four days)."""
     assert [a["text"] for a in of(days[day], "alert") if "not placed" in a["text"]] == []
 
 

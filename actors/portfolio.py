@@ -5,6 +5,7 @@ strategy.md §6. The only owner of positions and of the halt flag.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -88,10 +89,19 @@ class PortfolioActor(BaseActor):
     mismatch with the broker's position book.
     """
 
-    def __init__(self, name: str, ctx: ActorContext, gateway: BrokerGateway, halted_reason: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        ctx: ActorContext,
+        gateway: BrokerGateway,
+        halted_reason: str = "",
+        earlier: Sequence[TradeRecord] = (),
+    ) -> None:
         super().__init__(name, ctx)
         self.gateway = gateway
-        self.positions: dict[str, _Position] = {}
+        #: the session's positions; ``earlier`` ones (closed before a restart, from the journal)
+        #: count in the day's R, the summary and the trade table (strategy.md §6)
+        self.positions: dict[str, _Position] = {t.position_id: _restored(t) for t in earlier}
         self.working: dict[OptionType, bool] = {"CE": False, "PE": False}
         self.halted = bool(halted_reason)
         self.halt_reason = halted_reason
@@ -347,6 +357,27 @@ class PortfolioActor(BaseActor):
                 reason=pos.reason if closed else "",
             ),
         )
+
+
+def _restored(trade: TradeRecord) -> _Position:
+    """A position closed before a restart, as the journal holds it (no open quantity left)."""
+    exit_price = trade.exit_price if trade.exit_price is not None else trade.entry_price
+    return _Position(
+        position_id=trade.position_id,
+        symbol=trade.symbol,
+        option_type=trade.option_type,
+        entry_time=trade.entry_time,
+        quantity=trade.quantity,
+        entry_price=trade.entry_price,
+        sl_price=trade.sl_price,
+        open_quantity=0,
+        last_price=exit_price,
+        realized_pnl=trade.pnl,
+        exit_quantity=trade.quantity,
+        exit_value=exit_price * trade.quantity,
+        exit_time=trade.exit_time,
+        reason=trade.reason,
+    )
 
 
 def _order_key(p: _Position) -> tuple[datetime, str]:

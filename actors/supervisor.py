@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pykka
@@ -138,6 +138,10 @@ class Graph:
         self.inflight: InFlight = router.inflight
         self.ctx = ActorContext(settings=settings, router=router, clock=clock)
         self.trading = trading
+        self.store = store
+        #: the session's positions closed before this start (journal), set by :meth:`start`
+        self.earlier_trades: list = []
+        self._pending_alerts: list[str] = []
         ctx = self.ctx
 
         def order_spec(option_type: OptionType) -> ActorSpec:
@@ -147,7 +151,9 @@ class Graph:
 
         specs = [
             ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events)),
-            ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason)),
+            ActorSpec(
+                PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason, self.earlier_trades)
+            ),
             order_spec("CE"),
             order_spec("PE"),
             ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),
@@ -161,11 +167,18 @@ class Graph:
         self.fail_fast = fail_fast
 
     def start(self, session_day: datetime) -> None:
-        """Start every actor and schedule the session's timers (15:15, close, reconciliation)."""
+        """Start every actor and schedule the session's timers (15:15, close, reconciliation).
+
+        The PortfolioActor starts with the day's positions closed before this
+        start (journal), so the day's R, the ±5R halt and the summary count them.
+        """
         ctx = self.ctx
+        self._restore(session_day.date())
         self.router.register(SUPERVISOR, Supervisor.start(SUPERVISOR, ctx, self.specs, self.fail_fast))
         for spec in self.specs.values():
             self.router.register(spec.name, spec.factory())
+        for text in self._pending_alerts:
+            self.router.tell(JOURNAL, Alert(time=self.clock.now(), level="critical", text=text))
         s = self.settings
         day = session_day.date()
         force = at(day, s.force_exit)
@@ -178,6 +191,25 @@ class Graph:
         self.clock.schedule(close, PORTFOLIO, SessionEndDue(time=close))
         first = self.clock.now() + timedelta(seconds=s.reconcile_seconds)
         self.clock.schedule(first, PORTFOLIO, ReconcileDue(time=first))
+
+    def _restore(self, day: date) -> None:
+        """The day's positions closed before this start count in its R (strategy.md §6, from the journal)."""
+        self.earlier_trades = self.store.closed_trades(day)
+        if self.earlier_trades:
+            net = sum(t.r for t in self.earlier_trades)
+            logger.info(
+                "restored from the journal: {} positions closed earlier today, {:+.2f}R, {:,.2f} rupees",
+                len(self.earlier_trades), net, sum(t.pnl for t in self.earlier_trades),
+            )
+        lost = [p for p in self.store.positions(day) if p["state"] == "open"]
+        for row in lost:
+            # the start refuses when the broker still holds a position: this one was closed while we were down
+            text = (
+                f"journal: position {row['position_id']} ({row['symbol']}) was open when this program last stopped;"
+                " the broker no longer holds it and its exit is unknown here: its R is not counted"
+            )
+            logger.error(text)
+            self._pending_alerts.append(text)
 
     def start_trading(self) -> None:
         """End of the warm-up: the OrderActors act on their intents from now on, CE first, then PE.

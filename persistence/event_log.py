@@ -19,8 +19,9 @@ class EventLog:
     """JSON Lines writer at ``path``; ``None`` makes every call a no-op.
 
     The file is created (with its parent directories) and truncated on
-    construction; ``OSError`` is raised when that fails. Lines are buffered
-    until :meth:`flush` or :meth:`close`.
+    construction; ``OSError`` is raised when that fails. Each line reaches
+    the operating system as it is written (line buffering), so what a
+    trader tails, a halt above all, is there at once and survives a crash.
     """
 
     def __init__(self, path: str | Path | None) -> None:
@@ -28,7 +29,7 @@ class EventLog:
         self._file: IO[str] | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8", newline="\n")
+            self._file = open(self.path, "w", encoding="utf-8", newline="\n", buffering=1)
 
     def write(self, event: JournalEvent) -> None:
         """Append ``event`` as one line; ``TypeError`` if it is not a JournalEvent, ``ValueError`` after close."""

@@ -24,6 +24,7 @@ from messages.portfolio import (
     ReserveEntry,
     SessionEndDue,
     SessionSummary,
+    TradeRecord,
 )
 from messages.system import Alert, Halt, Halted
 from tests.actors.probe import DAY, Harness, Probe, t
@@ -49,7 +50,7 @@ class BookBroker:
 
 
 class Rig:
-    def __init__(self, h: Harness, halted_reason: str = "") -> None:
+    def __init__(self, h: Harness, halted_reason: str = "", earlier: list | None = None) -> None:
         self.h = h
         self.book = BookBroker()
         gateway = BrokerGateway(self.book, h.clock.now, delay=0.0, orders_per_second=None, sleep=lambda _s: None)
@@ -57,7 +58,7 @@ class Rig:
         self.ce: Probe = h.probe(CE_ORDERS)
         self.pe: Probe = h.probe(PE_ORDERS)
         self.filter: Probe = h.probe(FILTER)
-        h.start(PortfolioActor, PORTFOLIO, gateway, halted_reason)
+        h.start(PortfolioActor, PORTFOLIO, gateway, halted_reason, earlier or [])
 
     def reserve(self, option_type: str) -> bool:
         return self.h.ask(PORTFOLIO, ReserveEntry(option_type=option_type, time=self.h.clock.now()))
@@ -239,6 +240,27 @@ def test_halt_command_halts_once(rig: Rig) -> None:
     assert [m.time for m in rig.ce.received] == [t(10, 0)]
     rig.h.tell(PORTFOLIO, ForceExitDue(time=t(15, 15)))
     assert len(rig.journal.received) == 1 and len(rig.ce.received) == 1
+
+
+def test_the_days_r_from_before_a_restart_counts(make_harness) -> None:
+    """strategy.md §6: after a restart, cumulative R counts the positions closed before it."""
+    h = make_harness(start=t(9, 15))
+    earlier = TradeRecord(
+        position_id="E0", symbol=X2, option_type="CE", quantity=650, entry_time=t(9, 20), entry_price=150.0,
+        sl_price=158.0, exit_time=t(9, 25), exit_price=186.0, reason="stop", pnl=-23_400.0, r=-4.5,
+    )
+    rig = Rig(h, earlier=[earlier])
+    rig.open("E1", X)
+    rig.tick(X, 153.9, at=t(9, 40))  # -0.4875 R open: -4.99 in all
+    assert rig.journal.of(Halted) == []
+    rig.tick(X, 154.0, at=t(9, 41))  # -0.5 R open: -5.00
+    assert [x.reason for x in rig.journal.of(Halted)] == ["daily_stop_r (-5.00R)"]
+    rig.close("E1", 154.0, at=t(9, 42))
+    h.tell(PORTFOLIO, SessionEndDue(time=t(15, 30)))
+    [summary] = rig.journal.of(SessionSummary)
+    assert (summary.trades, summary.net_r, summary.pnl) == (2, -5.0, -23_400.0 - 2_600.0)
+    assert [tr.position_id for tr in h.ask(PORTFOLIO, GetTrades())] == ["E0", "E1"]
+    assert not [e for e in rig.journal.of(PositionEvent) if e.position_id == "E0"], "restored, not journaled again"
 
 
 def test_halt_from_before_a_restart_refuses_entries(harness: Harness) -> None:

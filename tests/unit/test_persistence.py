@@ -153,6 +153,27 @@ def test_position_opens_grows_and_closes(store):
     assert pos["session"] == DAY
 
 
+def test_closed_trades_are_what_a_restart_restores(store):
+    base = dict(symbol=SYM, option_type="CE", quantity=150, entry_price=102.0, sl_price=110.0)
+    store.record(PositionEvent(time=at(9, 31), state="open", position_id="E1", **base))
+    store.record(PositionEvent(time=at(9, 40), state="open", position_id="E2", **base))
+    store.record(PositionEvent(
+        time=at(10, 5), state="closed", exit_price=95.0, pnl=1050.0, r=0.875, reason="stop", position_id="E1", **base,
+    ))
+    [trade] = store.closed_trades(DAY)
+    assert (trade.position_id, trade.quantity, trade.entry_price, trade.exit_price) == ("E1", 150, 102.0, 95.0)
+    assert (trade.entry_time, trade.exit_time, trade.pnl, trade.r, trade.reason) == (at(9, 31), at(10, 5), 1050.0, 0.875, "stop")
+
+
+def test_event_lines_reach_the_file_as_they_are_written(tmp_path):
+    """A trader tailing the log sees a halt at once, not at exit (and a crash loses no line)."""
+    path = tmp_path / "events.jsonl"
+    log = EventLog(path)
+    log.write(_events()[0])
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 1
+    log.close()
+
+
 def test_positions_are_per_session(store):
     base = dict(symbol=SYM, option_type="PE", quantity=75, entry_price=50.0, sl_price=55.0)
     store.record(PositionEvent(time=at(9, 31), state="open", position_id="A", **base))

@@ -1,0 +1,45 @@
+"""A restart the same day: the graph starts with what the journal holds of the day (strategy.md §6)."""
+
+from __future__ import annotations
+
+from actors.base import InFlight, Router
+from actors.clock import SteppedClock
+from actors.names import PORTFOLIO
+from actors.supervisor import Graph
+from broker.gateway import BrokerGateway
+from broker.simulated import SimulatedBroker
+from config.settings import Settings
+from messages.portfolio import GetTrades, PositionEvent
+from persistence.event_log import EventLog
+from persistence.journal_store import JournalStore
+from tests.actors.probe import QUIET, t
+
+CE = "NIFTY17JUN2115600CE"
+PE = "NIFTY17JUN2115600PE"
+
+
+def test_positions_closed_before_the_restart_count_and_one_left_open_is_alerted(tmp_path) -> None:
+    settings = Settings(_env_file=None, lot_size=75)
+    base = dict(option_type="CE", quantity=750, entry_price=150.0, sl_price=158.0)
+    with JournalStore(tmp_path / "journal.db") as store:  # the first run of the day
+        store.record(PositionEvent(time=t(9, 31), state="open", position_id="E1", symbol=CE, **base))
+        store.record(PositionEvent(
+            time=t(9, 50), state="closed", position_id="E1", symbol=CE, exit_price=158.05, pnl=-6037.5, r=-1.0063,
+            reason="stop", **base,
+        ))
+        store.record(PositionEvent(time=t(10, 2), state="open", position_id="E2", symbol=PE, **{**base, "option_type": "PE"}))
+
+    inflight = InFlight()
+    router = Router(inflight)
+    clock = SteppedClock(router, inflight, t(11, 0), QUIET)
+    gateway = BrokerGateway(SimulatedBroker(clock.now, 75, 0.05), clock.now, delay=0.0, orders_per_second=None)
+    with JournalStore(tmp_path / "journal.db") as store, EventLog(None) as events:  # the restart
+        graph = Graph(settings, clock, router, gateway, store, events, [CE, PE], fail_fast=True)
+        graph.start(clock.now())
+        try:
+            inflight.wait_quiet(QUIET)
+            trades = router.ask(PORTFOLIO, GetTrades(), timeout=QUIET)
+        finally:
+            graph.stop()
+        assert [(tr.position_id, tr.reason, round(tr.r, 2)) for tr in trades] == [("E1", "stop", -1.01)]
+        assert store.count("alerts") == 1  # E2: open in the journal, its exit unknown here

@@ -526,8 +526,14 @@ class OrderActor(BaseActor):
             return
         if order.role == "stop" and order.final and not was_final and not order.cancel_requested:
             if position.open_quantity > 0 and order.filled_quantity < order.quantity:
-                self._alert("critical", f"stop {order.orderid} of {position.symbol} is {order.status}; replacing it")
-                self._protect(position, order.quantity - order.filled_quantity)
+                rest = order.quantity - order.filled_quantity
+                if order.status == "rejected":
+                    # strategy.md §5: a stop the broker will not hold closes the position
+                    self._alert("critical", f"stop {order.orderid} of {position.symbol} rejected; closing x{rest} at MARKET")
+                    self._market_exit(position, rest, "stop_rejected")
+                else:
+                    self._alert("critical", f"stop {order.orderid} of {position.symbol} is {order.status}; replacing it")
+                    self._protect(position, rest)
 
     def _exit_filled(self, position: _Position, quantity: int, price: float, reason: str) -> None:
         quantity = min(quantity, position.open_quantity)
@@ -578,10 +584,43 @@ class OrderActor(BaseActor):
             position.stops.append(stop)
             self._journal_order("place", stop, request)
             self._schedule_poll()
+            self._verify_stop(position, stop)
             return
         self._alert("critical", f"stop for {position.symbol} x{quantity} not placed ({error}); closing at MARKET")
         self._market_exit(position, quantity, "stop_not_placed")
 
+    def _verify_stop(self, position: _Position, stop: _Order) -> None:
+        """Check in the broker's books that it kept the stop as placed: a BUY SL, its trigger, its quantity.
+
+        One that differs is cancelled and the position closed at MARKET, with
+        a critical alert: a stop we cannot trust protects nothing. When the
+        broker cannot say, the order-book poll goes on watching it.
+        """
+        try:
+            kept = self.gateway.order_status(stop.orderid)
+        except BrokerError as exc:
+            logger.warning("{}: could not check stop {} in the order book: {}", self.name, stop.orderid, exc)
+            return
+        tick = self.settings.tick_size
+        same = (
+            str(kept.pricetype).upper() == "SL"
+            and kept.action == "BUY"
+            and kept.quantity == stop.quantity
+            and abs(kept.trigger_price - stop.trigger_price) < tick / 2
+        )
+        if same:
+            return  # its fills come as updates, through the crossing check or the poll
+        self._alert(
+            "critical",
+            f"stop {stop.orderid} of {position.symbol} is {kept.action} {kept.pricetype} x{kept.quantity} trigger "
+            f"{kept.trigger_price} at the broker, not BUY SL x{stop.quantity} trigger {stop.trigger_price}; "
+            "cancelling it and closing at MARKET",
+        )
+        if self._cancel(stop):
+            pending = sum(o.quantity - o.filled_quantity for o in position.exits if not o.final)
+            rest = min(stop.quantity, position.open_quantity - pending)
+            if rest > 0:
+                self._market_exit(position, rest, "stop_not_kept")
     def _close_position(self, position: _Position, reason: str) -> None:
         for stop in position.stops:
             if not stop.final:

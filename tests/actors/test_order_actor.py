@@ -38,6 +38,8 @@ class SpyBroker:
         self.reject: Callable[[OrderRequest], bool] = lambda request: False
         #: cancels still to fail with a transport error (each gateway attempt counts one)
         self.failing_cancels = 0
+        #: what orderstatus reports instead of the truth (a broker that changed an order)
+        self.status_override: Callable[[OrderSnapshot], OrderSnapshot] = lambda snapshot: snapshot
 
     def place_order(self, request: OrderRequest) -> str:
         self.calls.append(("place", request))
@@ -58,7 +60,7 @@ class SpyBroker:
 
     def order_status(self, orderid: str) -> OrderSnapshot:
         self.calls.append(("order_status", orderid))
-        return self.inner.order_status(orderid)
+        return self.status_override(self.inner.order_status(orderid))
 
     def order_book(self) -> list[OrderSnapshot]:
         self.calls.append(("order_book", None))
@@ -364,6 +366,41 @@ def test_stop_fill_reports_exit_filled_with_reason_stop(rig: Rig) -> None:
     ]
     [gone] = rig.portfolio.of(ExitFilled)
     assert (gone.position_id, gone.symbol, gone.quantity, gone.price, gone.reason) == (entry, X, 650, 158.10, "stop")
+
+
+def test_each_stop_is_checked_in_the_broker_book_after_it_is_placed(rig: Rig) -> None:
+    fill_entry(rig, 149.90)
+    stop = rig.sent("place", "stop")[0].orderid
+    assert ("order_status", stop) in rig.broker.calls
+    assert rig.sent("place", "exit") == [] and not rig.journal.of(Alert)
+
+
+def test_a_stop_the_broker_did_not_keep_as_placed_closes_the_position_at_market(rig: Rig) -> None:
+    """strategy.md §5 / issue 9: verify type, trigger and quantity; a stop we cannot trust protects nothing."""
+    def halved(snapshot: OrderSnapshot) -> OrderSnapshot:
+        if snapshot.action == "BUY" and snapshot.pricetype == "SL":
+            return snapshot.model_copy(update={"quantity": snapshot.quantity // 2})
+        return snapshot
+
+    rig.broker.status_override = halved
+    entry = fill_entry(rig, 149.90)
+    stop = rig.sent("place", "stop")[0].orderid
+    [cancel] = rig.sent("cancel")
+    assert cancel.orderid == stop
+    [exit_order] = rig.sent("place", "exit")
+    assert (exit_order.pricetype, exit_order.quantity, exit_order.position_id) == ("MARKET", 650, entry)
+    [alert] = [a for a in rig.journal.of(Alert) if a.level == "critical"]
+    assert "not BUY SL x650" in alert.text
+
+
+def test_a_rejected_stop_closes_the_position_at_market(rig: Rig) -> None:
+    entry = fill_entry(rig, 149.90)
+    stop = rig.sent("place", "stop")[0].orderid
+    rig.update(stop, "rejected", 650, 0, 0.0)
+    [exit_order] = rig.sent("place", "exit")
+    assert (exit_order.pricetype, exit_order.quantity, exit_order.position_id) == ("MARKET", 650, entry)
+    assert len(rig.sent("place", "stop")) == 1  # not replaced by another stop the broker may refuse again
+    assert any(a.level == "critical" and "rejected" in a.text for a in rig.journal.of(Alert))
 
 
 def test_late_fill_of_a_cancelled_entry_still_gets_a_stop(rig: Rig) -> None:

@@ -39,6 +39,7 @@ from persistence.models import (
     Swing,
     open_database,
 )
+from persistence.schema import KEEP_IT, SchemaError, prepare
 
 #: Event classes committed as soon as they are recorded (with everything buffered before them).
 DEFAULT_FLUSH_ON: frozenset[type[JournalEvent]] = frozenset(
@@ -70,8 +71,10 @@ class JournalStore:
     flush first, so they see every recorded event.
 
     Raises :class:`JournalError` naming ``path`` when the database cannot be
-    opened (missing permissions, a directory, not an SQLite file), and
-    ``ValueError`` for ``batch_size < 1``.
+    opened (missing permissions, a directory, not an SQLite file), is corrupt
+    or truncated, or has a newer schema (:mod:`persistence.schema`; an older
+    one is migrated; a journal is never reset), and ``ValueError`` for
+    ``batch_size < 1``.
     """
 
     def __init__(
@@ -101,8 +104,13 @@ class JournalStore:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._db: peewee.SqliteDatabase | None = open_database(self.path)
             with _LOCK, self._db.bind_ctx(MODELS):
-                self._db.create_tables(MODELS)
-        except (peewee.DatabaseError, OSError) as exc:
+                prepare(self._db, self.path)
+        except SchemaError as exc:
+            self._db.close()
+            raise JournalError(str(exc)) from exc
+        except peewee.DatabaseError as exc:
+            raise JournalError(f"cannot open journal database {self.path!r}: {exc}; {KEEP_IT}") from exc
+        except OSError as exc:
             raise JournalError(f"cannot open journal database {self.path!r}: {exc}") from exc
         logger.info("journal opened at {}", self.path)
 

@@ -7,6 +7,7 @@ import sqlite3
 from datetime import date, datetime, timedelta, timezone
 from typing import ClassVar
 
+import peewee
 import pytest
 
 from messages.base import IST, JournalEvent
@@ -15,6 +16,7 @@ from messages.portfolio import PositionEvent, SessionSummary
 from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted
 from persistence.event_log import EventLog
+from persistence import schema
 from persistence.journal_store import JournalError, JournalStore
 
 DAY = date(2021, 6, 11)
@@ -418,3 +420,67 @@ def sqlite_rows(store: JournalStore, sql: str) -> list[tuple]:
     """Raw rows as stored, read through the store's own connection after a flush."""
     store.flush()
     return [tuple(row) for row in store._db.execute_sql(sql).fetchall()]
+
+
+# ---------------------------------------------------------------- schema version and migrations
+
+
+def test_a_new_journal_gets_the_schema_version(tmp_path):
+    path = tmp_path / "j.db"
+    JournalStore(path).close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+
+
+def test_a_journal_from_before_versioning_is_taken_as_version_1_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "j.db"
+    with JournalStore(path) as store:
+        store.record(Halted(time=at(10, 0), reason="daily_stop_r (-5.01R)"))
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 0")
+    with JournalStore(path) as store:
+        assert store.is_halted(DAY) == (True, "daily_stop_r (-5.01R)")
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_a_journal_of_a_newer_schema_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "j.db"
+    JournalStore(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="newer version"):
+        JournalStore(path)
+    assert path.read_bytes() == before
+
+
+def test_an_older_journal_is_migrated_in_one_step_per_version(tmp_path, monkeypatch):
+    path = tmp_path / "j.db"
+    with JournalStore(path) as store:
+        store.record(Halted(time=at(10, 0), reason="force_exit"))
+    steps: list[int] = []
+
+    def add_note(migrator):
+        steps.append(2)
+        return [migrator.add_column("sessions", "note", peewee.TextField(default=""))]
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(schema.MIGRATIONS, 2, add_note)
+    with JournalStore(path) as store:
+        assert store.is_halted(DAY) == (True, "force_exit")
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert "note" in [row[1] for row in raw.execute("PRAGMA table_info(sessions)")]
+    JournalStore(path).close()  # at version 2 now: nothing to do
+    assert steps == [2]
+
+
+def test_a_truncated_journal_is_a_clear_error_never_a_reset(tmp_path):
+    path = tmp_path / "j.db"
+    with JournalStore(path) as store:
+        for minute in range(30):
+            store.record(sent("place", orderid=f"O{minute}"))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(JournalError, match="not reset"):
+        JournalStore(path)
+    assert path.stat().st_size == len(data) // 2

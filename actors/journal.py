@@ -6,7 +6,7 @@ from loguru import logger
 
 from actors.base import ActorContext, BaseActor
 from messages.base import JournalEvent
-from messages.orders import OrderFilled, OrderSent
+from messages.orders import OrderFilled, OrderIntent, OrderSent
 from messages.portfolio import PositionEvent, SessionSummary
 from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted, Stop
@@ -16,6 +16,7 @@ from persistence.journal_store import JournalStore
 EVENT_TYPES: tuple[type[JournalEvent], ...] = (
     SwingDetected,
     CandidateDecided,
+    OrderIntent,
     OrderSent,
     OrderFilled,
     PositionEvent,
@@ -28,6 +29,10 @@ EVENT_TYPES: tuple[type[JournalEvent], ...] = (
 class JournalActor(BaseActor):
     """In: every :class:`JournalEvent`; :class:`Stop` (ask) flushes both files.
 
+    An :class:`OrderIntent` may come as an ask: the reply is True once it is
+    committed (the OrderActor sends its request only then), False when the
+    write failed.
+
     Events are written in the order they arrive: the senders keep that order
     causal (see :meth:`BaseActor.defer`). Writes are batched by the store; a
     failing write is logged and the event kept in the event log, never
@@ -39,6 +44,7 @@ class JournalActor(BaseActor):
         self.store = store
         self.events = events
         self.handlers = {event_type: self.on_event for event_type in EVENT_TYPES}
+        self.handlers[OrderIntent] = self.on_intent
         self.handlers[Stop] = self.on_stop_request
 
     def on_event(self, event: JournalEvent) -> None:
@@ -47,6 +53,15 @@ class JournalActor(BaseActor):
             self.store.record(event)
         except Exception:  # noqa: BLE001 - the journal must never stop trading
             logger.exception("journal write failed for {}", type(event).__name__)
+
+    def on_intent(self, intent: OrderIntent) -> bool:
+        self.events.write(intent)
+        try:
+            self.store.record(intent)  # committed at once (flush_on)
+        except Exception:  # noqa: BLE001 - the journal must never stop trading
+            logger.exception("journal write failed for the order intent {}", intent.intent_id)
+            return False
+        return True
 
     def on_stop_request(self, _stop: Stop) -> None:
         self.events.flush()

@@ -24,6 +24,7 @@ from messages.market import GetSwingState, SwingState, Tick
 from messages.orders import (
     FINAL_STATUSES,
     FlattenAll,
+    OrderIntent,
     Flattened,
     OrderFilled,
     OrderSent,
@@ -41,6 +42,10 @@ from messages.system import Alert
 from strategy.entry_plan import WorkingEntry, plan_entry
 from strategy.prices import ceil_tick
 from strategy.session import ONE_MINUTE, at, minute_start
+
+class JournalNotConfirmed(BrokerError):
+    """Not a broker answer: the journal did not confirm an entry's intent, so nothing was sent."""
+
 
 #: How often an unplaced best candidate retries for room in the portfolio.
 ROOM_RETRY = timedelta(seconds=1)
@@ -129,6 +134,8 @@ class OrderActor(BaseActor):
         self._switch_scheduled = False
         self._poll_scheduled = False
         self._last_room_try: datetime | None = None
+        #: order intents journaled by this actor (for their ids)
+        self._intents = 0
         #: last trade of each watched symbol (rupees): the exit price of a position the broker closed
         self.last_prices: dict[str, float] = {}
         self.handlers = {
@@ -297,7 +304,7 @@ class OrderActor(BaseActor):
             return
         request = self._entry_request(best.symbol, best.quantity, best.limit_price, best.trigger_price)
         try:
-            orderid = self.gateway.place_order(request)
+            orderid = self._send(request, "entry")
         except BrokerError as exc:
             self._release()
             if isinstance(exc, OrderRejected):
@@ -572,7 +579,7 @@ class OrderActor(BaseActor):
         error: BrokerError | None = None
         for _ in range(s.stop_attempts):
             try:
-                orderid = self.gateway.place_order(request)
+                orderid = self._send(request, "stop", position.position_id)
             except BrokerError as exc:
                 error = exc
                 continue
@@ -641,7 +648,7 @@ class OrderActor(BaseActor):
             product=s.product,
         )
         try:
-            orderid = self.gateway.place_order(request)
+            orderid = self._send(request, "exit", position.position_id)
         except BrokerError as exc:
             self._alert("critical", f"MARKET exit of {position.symbol} x{quantity} failed: {exc}. CLOSE IT BY HAND")
             return
@@ -652,6 +659,50 @@ class OrderActor(BaseActor):
         self._schedule_poll()
 
     # --- broker helpers ---------------------------------------------------------------------
+    def _send(self, request: OrderRequest, role: OrderRole, position_id: str | None = None) -> str:
+        """Place ``request`` with its intent journaled first (architecture.md, crash-only); the orderid.
+
+        The intent is committed before the request leaves, and its outcome
+        after. An entry whose intent the journal did not confirm is not sent
+        (:class:`JournalNotConfirmed`, a BrokerError, so callers treat it as a
+        failed placement); a stop or an exit goes anyway, with a critical
+        alert: protection comes first. Raises what the gateway raises.
+        """
+        self._intents += 1
+        now = self.clock.now()
+        intent = OrderIntent(
+            time=now,
+            intent_id=f"{self.option_type}:{now:%Y%m%dT%H%M%S.%f}:{self._intents}",
+            state="sent",
+            role=role,
+            symbol=request.symbol,
+            action=request.action,
+            pricetype=request.pricetype,
+            trigger_price=request.trigger_price,
+            price=request.price,
+            quantity=request.quantity,
+            position_id=position_id,
+        )
+        try:
+            committed = bool(self.ask(JOURNAL, intent, timeout=10.0))
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError):
+            committed = False
+        if not committed:
+            if role == "entry":
+                raise JournalNotConfirmed(f"the journal did not confirm the intent {intent.intent_id}")
+            self._alert("critical", f"the journal did not confirm the intent of a {role} for {request.symbol}; sending it")
+        try:
+            orderid = self.gateway.place_order(request)
+        except BrokerError as exc:
+            # a refusal placed nothing; after retryable failures (time-outs, 5xx) the order may
+            # still exist: the intent stays "sent", an unknown outcome for the order book to settle
+            if not exc.retryable:
+                self.tell(JOURNAL, intent.model_copy(update={"state": "failed", "error": str(exc)[:500]}))
+            raise
+        self.tell(JOURNAL, intent.model_copy(update={"state": "placed", "orderid": orderid}))
+        return orderid
+
+
     def _cancel(self, order: _Order) -> bool:
         """Cancel ``order``. True when the broker took the cancel; otherwise its state is refreshed."""
         try:

@@ -31,6 +31,32 @@ class OrderSent(JournalEvent):
     position_id: str | None = None
 
 
+class OrderIntent(JournalEvent):
+    """An order placement we are about to send (``state="sent"``), and how it ended.
+
+    Journaled and committed **before** the request leaves (architecture.md,
+    crash-only), then again with the answer: ``placed`` (``orderid``) or
+    ``failed`` (``error``; nothing was placed). An intent still ``sent`` after
+    a crash is an unknown outcome, to settle from the broker's order book,
+    never to send again blindly. Prices rupees, ``quantity`` contracts.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "intent"
+
+    intent_id: str
+    state: Literal["sent", "placed", "failed"]
+    role: OrderRole
+    symbol: str
+    action: Action
+    pricetype: PriceType
+    trigger_price: float
+    price: float
+    quantity: int
+    position_id: str | None = None
+    orderid: str | None = None
+    error: str = ""
+
+
 class OrderFilled(JournalEvent):
     """An order filled ``quantity`` more contracts at ``average_price`` rupees (this fill)."""
 

@@ -21,7 +21,7 @@ import peewee
 from loguru import logger
 
 from messages.base import JournalEvent, to_ist
-from messages.orders import FINAL_STATUSES, OrderFilled, OrderSent
+from messages.orders import FINAL_STATUSES, OrderFilled, OrderIntent, OrderSent
 from messages.portfolio import PositionEvent, SessionSummary, TradeRecord
 from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted
@@ -34,6 +34,7 @@ from persistence.models import (
     Fill,
     Order,
     OrderEventRow,
+    OrderIntentRow,
     Position,
     Session,
     Swing,
@@ -43,7 +44,7 @@ from persistence.schema import KEEP_IT, SchemaError, prepare
 
 #: Event classes committed as soon as they are recorded (with everything buffered before them).
 DEFAULT_FLUSH_ON: frozenset[type[JournalEvent]] = frozenset(
-    {Halted, OrderSent, OrderFilled, PositionEvent, SessionSummary}
+    {Halted, OrderIntent, OrderSent, OrderFilled, PositionEvent, SessionSummary}
 )
 
 _OP_STATUS = {"place": "placed", "modify": "modified", "cancel": "cancelled"}
@@ -90,6 +91,7 @@ class JournalStore:
         self._flush_on = frozenset(flush_on)
         self._pending: list[JournalEvent] = []
         self._handlers: dict[type[JournalEvent], Callable[[Any], None]] = {
+            OrderIntent: self._order_intent,
             OrderSent: self._order_sent,
             OrderFilled: self._order_filled,
             PositionEvent: self._position,
@@ -208,6 +210,14 @@ class JournalStore:
             if row["state"] == "closed"
         ]
 
+    def unsettled_intents(self, session_date: date) -> list[dict[str, Any]]:
+        """The session's placements sent with no answer recorded (unknown outcomes), oldest first."""
+        with self._read():
+            query = OrderIntentRow.select().where(
+                (OrderIntentRow.session == session_date) & (OrderIntentRow.state == "sent")
+            )
+            return list(query.order_by(OrderIntentRow.sent_at, OrderIntentRow.intent_id).dicts())
+
     def open_orders(self, session_date: date) -> list[dict[str, Any]]:
         """The session's orders whose status is not final (complete / cancelled / rejected), oldest first."""
         with self._read():
@@ -249,6 +259,34 @@ class JournalStore:
             self.flush()
             with self._bound():
                 yield
+
+    def _order_intent(self, e: OrderIntent) -> None:
+        settled = e.state != "sent"
+        OrderIntentRow.insert(
+            intent_id=e.intent_id,
+            session=session_of(e.time),
+            state=e.state,
+            role=e.role,
+            symbol=e.symbol,
+            action=e.action,
+            pricetype=e.pricetype,
+            trigger_price=e.trigger_price,
+            price=e.price,
+            quantity=e.quantity,
+            position_id=e.position_id,
+            orderid=e.orderid,
+            error=e.error,
+            sent_at=e.time,
+            settled_at=e.time if settled else None,
+        ).on_conflict(
+            conflict_target=[OrderIntentRow.intent_id],
+            update={
+                OrderIntentRow.state: peewee.EXCLUDED.state,
+                OrderIntentRow.orderid: peewee.EXCLUDED.orderid,
+                OrderIntentRow.error: peewee.EXCLUDED.error,
+                OrderIntentRow.settled_at: peewee.EXCLUDED.settled_at,
+            },
+        ).execute()
 
     def _order_sent(self, e: OrderSent) -> None:
         Order.insert(

@@ -136,6 +136,33 @@ class Fill(_Base):
         table_name = "fills"
 
 
+class OrderIntentRow(_Base):
+    """An order placement as intended (committed before its request left) and how it ended.
+
+    ``state``: ``sent`` (no answer yet: after a crash, an unknown outcome),
+    ``placed`` (``orderid`` set) or ``failed`` (``error``).
+    """
+
+    intent_id = peewee.TextField(primary_key=True)
+    session = IsoDateField(index=True)
+    state = peewee.TextField()
+    role = peewee.TextField()
+    symbol = peewee.TextField()
+    action = peewee.TextField()
+    pricetype = peewee.TextField()
+    trigger_price = peewee.FloatField()
+    price = peewee.FloatField()
+    quantity = peewee.IntegerField()
+    position_id = peewee.TextField(null=True)
+    orderid = peewee.TextField(null=True)
+    error = peewee.TextField(default="")
+    sent_at = IsoDateTimeField()
+    settled_at = IsoDateTimeField(null=True)
+
+    class Meta:
+        table_name = "order_intents"
+
+
 class Position(_Base):
     """A short option position; ``pnl`` rupees, ``r`` R multiple, set when closed."""
 
@@ -225,6 +252,7 @@ class AlertRow(_Base):
 #: Every journal table, in creation order.
 MODELS: tuple[type[peewee.Model], ...] = (
     Session,
+    OrderIntentRow,
     Order,
     OrderEventRow,
     Fill,

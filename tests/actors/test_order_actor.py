@@ -17,7 +17,15 @@ from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from messages.base import option_type_of
 from messages.market import GetSwingState, SwingState, Tick
-from messages.orders import FlattenAll, Flattened, OrderFilled, OrderSent, OrderUpdate, ReconcileSymbol
+from messages.orders import (
+    FlattenAll,
+    Flattened,
+    OrderFilled,
+    OrderIntent,
+    OrderSent,
+    OrderUpdate,
+    ReconcileSymbol,
+)
 from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
 from messages.signals import EntryCandidate, EntryIntent
 from messages.system import Alert
@@ -140,7 +148,7 @@ def rig(harness: Harness) -> Rig:
         spy, h.clock.now, attempts=h.settings.broker_retries, delay=0.0, orders_per_second=None,
         sleep=lambda _seconds: None,
     )
-    journal = h.probe(JOURNAL)
+    journal = h.probe(JOURNAL, {OrderIntent: True})  # every intent committed
     portfolio = h.probe(PORTFOLIO, {ReserveEntry: True})
     states: dict[str, SwingState] = {}
     for symbol in (X, Y, Z):
@@ -186,7 +194,7 @@ def test_intent_places_a_sell_stop_limit_entry_after_asking_for_room(rig: Rig) -
     rig.intent(candidate())
 
     assert rig.portfolio.received == [ReserveEntry(option_type="CE", time=t(9, 30, 10))]
-    [sent] = rig.journal.received
+    [sent] = [m for m in rig.journal.received if not isinstance(m, OrderIntent)]
     assert isinstance(sent, OrderSent)
     assert (sent.op, sent.role, sent.symbol, sent.action, sent.pricetype) == ("place", "entry", X, "SELL", "SL")
     assert (sent.trigger_price, sent.price, sent.quantity, sent.time) == (149.95, 146.95, 650, t(9, 30, 10))
@@ -207,6 +215,47 @@ def test_no_room_places_nothing_and_a_later_tick_retries(rig: Rig) -> None:
     rig.h.tell(NAME, Tick(symbol=X, time=t(9, 30, 11), ltp=152.0))
     assert rig.portfolio.types() == ["ReserveEntry", "ReserveEntry"]
     assert [(s.op, s.role, s.symbol) for s in rig.sent()] == [("place", "entry", X)]
+
+
+def test_an_order_intent_is_committed_before_the_request_leaves_and_settled_after(rig: Rig) -> None:
+    """architecture.md, crash-only: after a crash, an intent with no answer is an unknown outcome."""
+    journaled_at_send: list[list[str]] = []
+    rig.broker.reject = lambda request: journaled_at_send.append(
+        [i.state for i in rig.journal.of(OrderIntent)]
+    ) or False
+    entry = place_entry(rig)
+    assert journaled_at_send == [["sent"]]
+    sent, placed = rig.journal.of(OrderIntent)
+    assert (sent.intent_id, sent.role, sent.symbol, sent.quantity, sent.trigger_price) == (
+        placed.intent_id, "entry", X, 650, 149.95,
+    )
+    assert (placed.state, placed.orderid) == ("placed", entry)
+    # the intent was asked for (answered once committed), not just told
+    assert any(isinstance(m, OrderIntent) for _, m in rig.h.sent(JOURNAL))
+
+
+def test_an_entry_the_journal_does_not_confirm_is_not_sent(rig: Rig) -> None:
+    rig.journal.replies[OrderIntent] = False
+    rig.intent(candidate())
+    assert rig.sent("place") == [] and rig.broker.ops() == []
+    assert rig.portfolio.types() == ["ReserveEntry", "ReleaseEntry"]
+
+
+def test_a_refused_placement_settles_its_intent_as_failed_a_time_out_leaves_it_unknown(rig: Rig) -> None:
+    rig.broker.reject = lambda request: True
+    rig.intent(candidate())
+    assert [(i.state, i.orderid) for i in rig.journal.of(OrderIntent)] == [("sent", None), ("failed", None)]
+    assert "refuses" in rig.journal.of(OrderIntent)[-1].error
+
+    rig.journal.clear()
+    rig.broker.reject = lambda request: False
+
+    def time_out(request: OrderRequest) -> str:
+        raise TransportError("read timed out")
+
+    rig.broker.inner.place_order = time_out  # every attempt times out; the look-ups find nothing
+    rig.intent(candidate(symbol=Y, swing=200.0, trigger=199.95, limit=196.95, sl=210.0, quantity=520))
+    assert [i.state for i in rig.journal.of(OrderIntent)] == ["sent"]
 
 
 def test_same_intent_again_keeps_the_order_without_a_broker_call(rig: Rig) -> None:
@@ -294,7 +343,7 @@ def test_entry_fill_places_the_protective_stop_at_once_then_tells_the_portfolio(
     assert (filled.position_id, filled.symbol, filled.option_type) == (entry, X, "CE")
     assert (filled.filled_quantity, filled.entry_price, filled.sl_price) == (650, 149.90, 158.02)
 
-    order = [type(m).__name__ for _, m in rig.h.sent(JOURNAL, PORTFOLIO)]
+    order = [type(m).__name__ for _, m in rig.h.sent(JOURNAL, PORTFOLIO) if not isinstance(m, OrderIntent)]
     assert order[order.index("OrderFilled"):] == ["OrderFilled", "OrderSent", "EntryFilled", "ReleaseEntry"]
 
     rig.intent(candidate())  # the same swing low is never entered twice
@@ -326,10 +375,11 @@ def test_stop_refused_three_times_exits_at_market_with_a_critical_alert(rig: Rig
 
     buys = [c[1] for c in rig.broker.calls if c[0] == "place" and c[1].action == "BUY"]
     assert [(r.pricetype, r.quantity) for r in buys] == [("SL", 650)] * 3 + [("MARKET", 650)]
-    assert [type(m).__name__ for m in rig.journal.received] == ["OrderSent", "OrderFilled", "Alert", "OrderSent"]
+    facts = [m for m in rig.journal.received if not isinstance(m, OrderIntent)]
+    assert [type(m).__name__ for m in facts] == ["OrderSent", "OrderFilled", "Alert", "OrderSent"]
     [alert] = rig.journal.of(Alert)
     assert alert.level == "critical"
-    exit_order = rig.journal.received[-1]
+    exit_order = facts[-1]
     assert (exit_order.role, exit_order.action, exit_order.pricetype, exit_order.quantity) == ("exit", "BUY", "MARKET", 650)
     assert exit_order.position_id == entry
     assert rig.portfolio.of(EntryFilled)[0].filled_quantity == 650

@@ -431,15 +431,17 @@ def test_a_new_journal_gets_the_schema_version(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
 
 
-def test_a_journal_from_before_versioning_is_taken_as_version_1_and_keeps_its_rows(tmp_path):
+def test_a_journal_from_before_versioning_is_taken_as_version_1_migrated_and_keeps_its_rows(tmp_path):
     path = tmp_path / "j.db"
     with JournalStore(path) as store:
         store.record(Halted(time=at(10, 0), reason="daily_stop_r (-5.01R)"))
-    with sqlite3.connect(path) as raw:
+    with sqlite3.connect(path) as raw:  # as a journal written before versioning (and before order_intents)
+        raw.execute("DROP TABLE order_intents")
         raw.execute("PRAGMA user_version = 0")
     with JournalStore(path) as store:
         assert store.is_halted(DAY) == (True, "daily_stop_r (-5.01R)")
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+        assert store.unsettled_intents(DAY) == []
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
 
 
 def test_a_journal_of_a_newer_schema_is_refused_and_left_alone(tmp_path):
@@ -458,20 +460,21 @@ def test_an_older_journal_is_migrated_in_one_step_per_version(tmp_path, monkeypa
     with JournalStore(path) as store:
         store.record(Halted(time=at(10, 0), reason="force_exit"))
     steps: list[int] = []
+    nxt = schema.SCHEMA_VERSION + 1
 
     def add_note(migrator):
-        steps.append(2)
+        steps.append(nxt)
         return [migrator.add_column("sessions", "note", peewee.TextField(default=""))]
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 2, add_note)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", nxt)
+    monkeypatch.setitem(schema.MIGRATIONS, nxt, add_note)
     with JournalStore(path) as store:
         assert store.is_halted(DAY) == (True, "force_exit")
     raw = sqlite3.connect(path)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == nxt
     assert "note" in [row[1] for row in raw.execute("PRAGMA table_info(sessions)")]
-    JournalStore(path).close()  # at version 2 now: nothing to do
-    assert steps == [2]
+    JournalStore(path).close()  # at the new version now: nothing to do
+    assert steps == [nxt]
 
 
 def test_a_truncated_journal_is_a_clear_error_never_a_reset(tmp_path):

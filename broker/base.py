@@ -92,7 +92,10 @@ class OrderSnapshot(BaseModel):
     """One order as the broker reports it (order book row, orderstatus, order update).
 
     ``status`` is an OpenAlgo ``order_status`` word; ``filled_quantity``
-    contracts and ``average_price`` rupees are cumulative.
+    contracts and ``average_price`` rupees are cumulative. ``timestamp`` is the
+    order's time as the broker reports it (aware IST; None if absent or
+    unreadable); ``strategy`` the strategy tag where the row carries one
+    (OpenAlgo's analyzer-mode rows do), else None.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -110,6 +113,7 @@ class OrderSnapshot(BaseModel):
     exchange: str = "NFO"
     product: str = "MIS"
     timestamp: datetime | None = None
+    strategy: str | None = None
 
     def as_update(self, now: datetime) -> OrderUpdate:
         """This order's state as the :class:`OrderUpdate` message an OrderActor handles."""

@@ -19,11 +19,22 @@ from broker.base import (
     OrderSnapshot,
     PositionRow,
 )
+from messages.base import IST
 
 T = TypeVar("T")
 
-#: How far back an order-book row may be to count as "our" unknown placement.
-LOOKUP_WINDOW = timedelta(seconds=120)
+#: How much earlier than the moment a placement was sent an order-book row's time may be
+#: and still count as that placement: order-book times are whole seconds (truncated), and
+#: the broker's clock is not ours.
+CLOCK_SKEW = timedelta(seconds=5)
+
+#: Price types whose ``price`` is a limit the order was placed with (compared in the look-up).
+#: A MARKET order has none, and the real server stores it with ``price`` = the last price at
+#: placement (openalgo.md); an SL-M order has none either.
+_LIMIT_PRICED = frozenset({"LIMIT", "SL"})
+
+#: prices closer than this (rupees) are the same price
+_PRICE_EPS = 1e-6
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -57,11 +68,10 @@ class BrokerGateway:
     * Transport errors, 5xx and 429 are retried ``attempts`` times,
       ``delay`` seconds apart; rejects (400), 403 and 404 never are.
     * A placement whose outcome is unknown (any retryable error) is looked up
-      in the order book — same symbol, action, price type, trigger, price and
-      quantity, not an order this gateway already knows, placed within
-      :data:`LOOKUP_WINDOW` — before any retry, so a retry never creates a
-      second order; and once more after the last attempt fails, so an order
-      placed by that attempt is still returned.
+      in the order book before any retry, so a retry never creates a second
+      order; and once more after the last attempt fails, so an order placed
+      by that attempt is still returned. What the look-up matches, and why,
+      is in :meth:`_find_placed`.
     * A cancel retried after an unknown outcome that finds the order already
       cancelled counts as done.
     * Order calls are throttled to ``orders_per_second`` (below the server's
@@ -79,14 +89,23 @@ class BrokerGateway:
         reads_per_second: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        strategy: str | None = None,
+        clock_skew: timedelta = CLOCK_SKEW,
     ) -> None:
+        """``now`` is the clock order-book times are compared with (the broker's time base: wall
+        clock live, the data's time in replay). ``strategy`` is the tag our orders carry (default:
+        the broker's ``strategy`` attribute, as :class:`~broker.openalgo_rest.OpenAlgoClient` has;
+        None: not compared). ``clock_skew``: see :data:`CLOCK_SKEW`."""
         self.broker = broker
         self._now = now
+        self._strategy = strategy if strategy is not None else _strategy_of(broker)
+        self._clock_skew = clock_skew
         self._attempts = attempts
         self._delay = delay
         self._sleep = sleep
         self._throttle = Throttle(orders_per_second, sleep, monotonic)
         self._read_throttle = Throttle(reads_per_second, sleep, monotonic)
+        #: every orderid this gateway returned for a placement (placed or found by a look-up)
         self._known: set[str] = set()
         self._known_lock = threading.Lock()
 
@@ -94,33 +113,36 @@ class BrokerGateway:
     def place_order(self, request: OrderRequest) -> str:
         """Place once, whatever the retries. Raises the last :class:`BrokerError`."""
         unknown = False
+        #: when the first attempt was sent: no order the look-up takes can be older
+        sent_at: datetime | None = None
 
         def attempt() -> str:
-            nonlocal unknown
-            if unknown:
-                found = self._find_placed(request)
+            nonlocal unknown, sent_at
+            if unknown and sent_at is not None:
+                found = self._find_placed(request, sent_at)
                 if found is not None:
                     logger.warning("placement of {} {} found in the order book as {}", request.action, request.symbol, found)
                     return found
             self._throttle.wait()
+            if sent_at is None:
+                sent_at = self._now()
             try:
                 orderid = self.broker.place_order(request)
             except BrokerError as exc:
                 unknown = unknown or exc.retryable
                 raise
+            self._remember(orderid)
             return orderid
 
         try:
-            orderid = self._retry(attempt, f"place {request.action} {request.symbol}")
+            return self._retry(attempt, f"place {request.action} {request.symbol}")
         except BrokerError:
             # The last attempt may itself have placed the order: look once more.
-            found = self._find_placed_quietly(request) if unknown else None
+            found = self._find_placed_quietly(request, sent_at) if unknown and sent_at is not None else None
             if found is None:
                 raise
             logger.warning("placement of {} {} found in the order book as {}", request.action, request.symbol, found)
-            orderid = found
-        self._remember(orderid)
-        return orderid
+            return found
 
     def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
         """New quantity, price and trigger price for the order placed as ``placed`` (nothing else can
@@ -189,31 +211,100 @@ class BrokerGateway:
         with self._known_lock:
             self._known.add(orderid)
 
-    def _find_placed_quietly(self, request: OrderRequest) -> str | None:
+    def _find_placed_quietly(self, request: OrderRequest, sent_at: datetime) -> str | None:
         try:
-            return self._find_placed(request)
+            return self._find_placed(request, sent_at)
         except BrokerError as exc:
             logger.error("order book unavailable to confirm {} {}: {}", request.action, request.symbol, exc)
             return None
 
-    def _find_placed(self, request: OrderRequest) -> str | None:
-        """The orderid of an order matching ``request`` that we did not know of, or None."""
+    def _find_placed(self, request: OrderRequest, sent_at: datetime) -> str | None:
+        """The orderid of the order-book row that is ``request``'s placement, or None.
+
+        ``sent_at`` is this gateway's clock (``now``) just before the first attempt went out.
+
+        The book lists every order of the account (every strategy's, earlier runs'), so a row
+        counts only if all of these hold:
+
+        * the same symbol, exchange, product, action, quantity and price type;
+        * the same limit ``price`` for LIMIT and SL orders, and the same ``trigger_price`` for
+          every type but MARKET. Never the price of a MARKET order (nor of an SL-M one): it has
+          none, and the real server stores MARKET orders with ``price`` = the last price at
+          placement (openalgo.md), so matching it would miss our order and the retry would place
+          it twice (a doubled exit);
+        * the same strategy tag, when both the row and this gateway have one;
+        * its time is no earlier than ``sent_at`` less the clock skew allowance: an identical
+          order placed before our request is not ours. A row without a time cannot be told from
+          such an older order, so it is not taken (logged);
+        * its orderid is not one this gateway already returned (placed, or found by an earlier
+          look-up): two identical placements in a row never get the same order.
+
+        If several rows qualify, the one nearest in time to ``sent_at`` is taken (the first listed
+        on a tie) and the others are logged. The orderid taken is remembered at once, under the
+        lock, so no later look-up can take it again.
+        """
         book = self.broker.order_book()
-        cutoff = self._now() - LOOKUP_WINDOW
-        with self._known_lock:
-            known = set(self._known)
+        sent = _aware(sent_at)
+        earliest = sent - self._clock_skew
+        candidates: list[tuple[OrderSnapshot, datetime]] = []
         for row in book:
-            if row.orderid in known:
+            if not self._same_terms(row, request):
                 continue
-            if row.timestamp is not None and row.timestamp.tzinfo is not None and row.timestamp < cutoff:
+            if row.timestamp is None:
+                logger.warning(
+                    "order {} matches the lost placement of {} {} but has no time: not taken (it may be older)",
+                    row.orderid,
+                    request.action,
+                    request.symbol,
+                )
                 continue
-            if (
-                row.symbol == request.symbol
-                and row.action == request.action
-                and row.quantity == request.quantity
-                and str(row.pricetype) == request.pricetype
-                and abs(row.trigger_price - request.trigger_price) < 1e-6
-                and abs(row.price - request.price) < 1e-6
-            ):
-                return row.orderid
-        return None
+            when = _aware(row.timestamp)
+            if when >= earliest:
+                candidates.append((row, when))
+        with self._known_lock:
+            fresh = [(row, when) for row, when in candidates if row.orderid not in self._known]
+            if not fresh:
+                return None
+            chosen, _ = min(fresh, key=lambda pair: abs(pair[1] - sent))  # the first listed on a tie
+            self._known.add(chosen.orderid)
+        if len(fresh) > 1:
+            logger.warning(
+                "{} orders match the lost placement of {} {} sent at {}: took {} ({}), not {}",
+                len(fresh),
+                request.action,
+                request.symbol,
+                sent_at,
+                chosen.orderid,
+                chosen.timestamp,
+                ", ".join(f"{row.orderid} ({row.timestamp})" for row, _ in fresh if row is not chosen),
+            )
+        return chosen.orderid
+
+    def _same_terms(self, row: OrderSnapshot, request: OrderRequest) -> bool:
+        """Whether ``row`` has ``request``'s terms, as :meth:`_find_placed` says."""
+        pricetype = str(row.pricetype).upper()
+        if not (
+            row.symbol == request.symbol
+            and row.exchange == request.exchange
+            and row.product == request.product
+            and row.action == request.action
+            and row.quantity == request.quantity
+            and pricetype == request.pricetype
+        ):
+            return False
+        if pricetype in _LIMIT_PRICED and abs(row.price - request.price) > _PRICE_EPS:
+            return False
+        if pricetype != "MARKET" and abs(row.trigger_price - request.trigger_price) > _PRICE_EPS:
+            return False
+        return not (row.strategy and self._strategy and row.strategy != self._strategy)
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment``, a naive one read as IST wall-clock time (as the order-book parser does)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)
+
+
+def _strategy_of(broker: Broker) -> str | None:
+    """The broker's ``strategy`` tag if it has one (the OpenAlgo client), else None."""
+    tag = getattr(broker, "strategy", None)
+    return tag if isinstance(tag, str) and tag else None

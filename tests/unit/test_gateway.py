@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
+from loguru import logger
 
 from broker.base import (
     AuthError,
@@ -25,7 +26,7 @@ from broker.base import (
     ServerError,
     TransportError,
 )
-from broker.gateway import LOOKUP_WINDOW, BrokerGateway
+from broker.gateway import CLOCK_SKEW, BrokerGateway
 from messages.base import IST
 
 NOW = datetime(2021, 6, 11, 10, 0, tzinfo=IST)
@@ -33,6 +34,10 @@ CE = "NIFTY17JUN2115700CE"
 PE = "NIFTY17JUN2115700PE"
 
 ENTRY = OrderRequest(symbol=CE, action="SELL", quantity=75, pricetype="SL", price=96.95, trigger_price=99.95)
+#: closing the short: a MARKET BUY, sent with price 0
+EXIT = OrderRequest(symbol=CE, action="BUY", quantity=75, pricetype="MARKET")
+#: the last price the real server stores a MARKET order with (openalgo.md)
+LTP = 101.35
 
 #: script step: the broker records the order, then the answer is lost
 LOST_REPLY = "lost reply"
@@ -45,6 +50,9 @@ class FakeBroker:
     instance is raised before anything happens; :data:`LOST_REPLY` (place and
     cancel only) does the work and then raises :class:`TransportError`; ``None``
     behaves normally. An empty script behaves normally.
+
+    A placement is stamped ``place_time``. With ``ltp`` set, a MARKET order is
+    stored with ``price`` = ``ltp``, as the real OpenAlgo server stores it.
     """
 
     def __init__(self, monotonic: Callable[[], float] = lambda: 0.0) -> None:
@@ -55,6 +63,8 @@ class FakeBroker:
         self.call_times: list[float] = []
         self.scripts: dict[str, list[object]] = {}
         self.positions = [PositionRow(symbol=CE, quantity=-75, average_price=99.95)]
+        self.place_time = NOW
+        self.ltp: float | None = None
         self._seq = 0
 
     def _step(self, method: str) -> object:
@@ -66,7 +76,15 @@ class FakeBroker:
             raise step
         return step
 
-    def add_row(self, request: OrderRequest, timestamp: datetime | None, status: str = "trigger pending") -> str:
+    def add_row(
+        self,
+        request: OrderRequest,
+        timestamp: datetime | None,
+        status: str = "trigger pending",
+        price: float | None = None,
+        strategy: str | None = None,
+    ) -> str:
+        """A row for ``request`` (stored with ``price`` if given); its orderid."""
         self._seq += 1
         orderid = f"B{self._seq}"
         self.orders.append(
@@ -76,10 +94,13 @@ class FakeBroker:
                 action=request.action,
                 quantity=request.quantity,
                 pricetype=request.pricetype,
-                price=request.price,
+                price=request.price if price is None else price,
                 trigger_price=request.trigger_price,
                 status=status,
+                exchange=request.exchange,
+                product=request.product,
                 timestamp=timestamp,
+                strategy=strategy,
             )
         )
         return orderid
@@ -100,7 +121,8 @@ class FakeBroker:
     # --- Broker -------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> str:
         step = self._step("place")
-        orderid = self.add_row(request, NOW)
+        stored = self.ltp if request.pricetype == "MARKET" and self.ltp is not None else None
+        orderid = self.add_row(request, self.place_time, price=stored)
         if step == LOST_REPLY:
             raise TransportError("read timed out")
         return orderid
@@ -147,7 +169,8 @@ class FakeTime:
         self.clock += seconds
 
 
-def make(per_second: float | None = None) -> tuple[BrokerGateway, FakeBroker, FakeTime]:
+def make(per_second: float | None = None, strategy: str | None = None) -> tuple[BrokerGateway, FakeBroker, FakeTime]:
+    """A gateway whose clock says :data:`NOW`, over a fresh :class:`FakeBroker`."""
     fake_time = FakeTime()
     broker = FakeBroker(fake_time.monotonic)
     gateway = BrokerGateway(
@@ -158,6 +181,7 @@ def make(per_second: float | None = None) -> tuple[BrokerGateway, FakeBroker, Fa
         orders_per_second=per_second,
         sleep=fake_time.sleep,
         monotonic=fake_time.monotonic,
+        strategy=strategy,
     )
     return gateway, broker, fake_time
 
@@ -366,21 +390,66 @@ def test_an_order_found_by_the_lookup_becomes_known() -> None:
     assert len(broker.orders) == 2
 
 
-def test_the_lookup_skips_rows_older_than_the_window() -> None:
+def test_the_lookup_skips_rows_older_than_the_request() -> None:
     gateway, broker, _ = make()
-    broker.add_row(ENTRY, NOW - LOOKUP_WINDOW - timedelta(seconds=1))  # e.g. before a restart
+    broker.add_row(ENTRY, NOW - timedelta(hours=1))  # e.g. before a restart
     broker.scripts["place"] = [TransportError("connect timeout")]
     assert gateway.place_order(ENTRY) == "B2"
     assert broker.calls == ["place", "book", "place"]
 
 
-def test_the_lookup_takes_a_matching_row_inside_the_window() -> None:
+@pytest.mark.parametrize("request_", [ENTRY, EXIT], ids=["SL", "MARKET"])
+def test_an_identical_order_placed_shortly_before_the_request_is_not_taken(request_: OrderRequest) -> None:
+    # identical terms, 30 s before we sent ours (another strategy, an earlier run…): not ours
     gateway, broker, _ = make()
-    broker.add_row(ENTRY, NOW - LOOKUP_WINDOW + timedelta(seconds=1))
-    broker.scripts["place"] = [TransportError("read timed out")]
+    broker.add_row(request_, NOW - timedelta(seconds=30))
+    broker.scripts["place"] = [TransportError("connect timeout")]  # not placed
+    assert gateway.place_order(request_) == "B2"
+    assert broker.calls == ["place", "book", "place"]
+    assert len(broker.orders) == 2
+
+
+def test_an_older_identical_order_is_not_taken_for_ours() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW - timedelta(seconds=30))  # B1: not ours
+    broker.scripts["place"] = [LOST_REPLY]  # B2: ours, answer lost
+    assert gateway.place_order(ENTRY) == "B2"
+    assert broker.calls == ["place", "book"]
+    assert len(broker.orders) == 2
+
+
+def test_the_lookup_allows_for_clock_skew() -> None:
+    # the broker's clock (whole seconds, its own clock) may put our order a little before the request
+    gateway, broker, _ = make()
+    broker.place_time = NOW - CLOCK_SKEW + timedelta(seconds=1)
+    broker.scripts["place"] = [LOST_REPLY]
     assert gateway.place_order(ENTRY) == "B1"
     assert broker.calls == ["place", "book"]
-    assert LOOKUP_WINDOW == timedelta(seconds=120)
+    assert len(broker.orders) == 1
+
+
+def test_the_lookup_does_not_take_a_row_without_a_time() -> None:
+    # it cannot be told from an older identical order
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, None)
+    broker.scripts["place"] = [TransportError("connect timeout")]
+    assert gateway.place_order(ENTRY) == "B2"
+    assert broker.calls == ["place", "book", "place"]
+
+
+def test_of_several_matching_rows_the_nearest_in_time_is_taken_and_logged() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(ENTRY, NOW + timedelta(seconds=40))  # B1: identical, someone else's, later
+    broker.place_time = NOW + timedelta(seconds=1)
+    broker.scripts["place"] = [LOST_REPLY]  # B2: ours
+    messages: list[str] = []
+    sink = logger.add(lambda message: messages.append(str(message)), level="WARNING")
+    try:
+        assert gateway.place_order(ENTRY) == "B2"
+    finally:
+        logger.remove(sink)
+    assert broker.calls == ["place", "book"]
+    assert any("2 orders match" in m and "took B2" in m and "B1" in m for m in messages), messages
 
 
 @pytest.mark.parametrize(
@@ -392,8 +461,10 @@ def test_the_lookup_takes_a_matching_row_inside_the_window() -> None:
         ENTRY.model_copy(update={"pricetype": "SL-M", "price": 0.0}),
         ENTRY.model_copy(update={"trigger_price": 99.9}),
         ENTRY.model_copy(update={"price": 96.9}),
+        ENTRY.model_copy(update={"exchange": "BFO"}),
+        ENTRY.model_copy(update={"product": "NRML"}),
     ],
-    ids=["symbol", "action", "quantity", "pricetype", "trigger", "price"],
+    ids=["symbol", "action", "quantity", "pricetype", "trigger", "price", "exchange", "product"],
 )
 def test_the_lookup_skips_rows_with_other_terms(other: OrderRequest) -> None:
     gateway, broker, _ = make()
@@ -408,6 +479,104 @@ def test_the_lookup_matches_a_filled_order_too() -> None:
     broker.add_row(ENTRY, NOW, status="complete")  # placed and filled while we waited
     broker.scripts["place"] = [TransportError("read timed out")]
     assert gateway.place_order(ENTRY) == "B1"
+
+
+# --- MARKET orders: the real server stores them with price = the last price ------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    [[LOST_REPLY], [TransportError("connect timeout"), TransportError("connect timeout"), LOST_REPLY]],
+    ids=["first-attempt", "last-attempt"],
+)
+def test_a_timed_out_market_order_stored_at_the_last_price_is_found_not_placed_again(script: list[object]) -> None:
+    gateway, broker, _ = make()
+    broker.ltp = LTP
+    broker.scripts["place"] = list(script)
+    assert gateway.place_order(EXIT) == "B1"
+    assert len(broker.orders) == 1  # one exit: no doubled BUY
+    assert broker.orders[0].price == LTP  # stored with the last price, not the 0 we sent
+    assert broker.calls.count("place") == len(script)
+
+
+@pytest.mark.parametrize(
+    "second",
+    [TransportError("connect timeout"), LOST_REPLY],
+    ids=["second-not-placed", "second-lost-too"],
+)
+def test_two_identical_market_exits_in_a_row_never_get_the_same_orderid(second: object) -> None:
+    gateway, broker, _ = make()
+    broker.ltp = LTP
+    broker.scripts["place"] = [LOST_REPLY, second]
+    first = gateway.place_order(EXIT)  # found by the look-up
+    broker.ltp = LTP + 2.5  # the second exit is stored at a later price
+    assert (first, gateway.place_order(EXIT)) == ("B1", "B2")
+    assert len(broker.orders) == 2
+
+
+def test_a_market_order_is_matched_whatever_its_stored_price() -> None:
+    gateway, broker, _ = make()
+    broker.add_row(EXIT, NOW, status="complete", price=LTP + 40.0)
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(EXIT) == "B1"
+    assert broker.calls == ["place", "book"]
+
+
+# --- LIMIT and SL orders still match on price and trigger --------------------------------
+
+LIMIT_EXIT = OrderRequest(symbol=CE, action="BUY", quantity=75, pricetype="LIMIT", price=101.0)
+
+
+@pytest.mark.parametrize(
+    ("request_", "stored"),
+    [(LIMIT_EXIT, {"price": 101.05}), (ENTRY, {"price": 97.0}), (ENTRY, {"trigger_price": 100.0})],
+    ids=["limit-price", "sl-price", "sl-trigger"],
+)
+def test_limit_and_sl_orders_with_another_price_are_not_taken(request_: OrderRequest, stored: dict[str, float]) -> None:
+    # regression guard (the old look-up did this too): only MARKET orders are matched without a price
+    gateway, broker, _ = make()
+    broker.ltp = LTP
+    broker.add_row(request_.model_copy(update=stored), NOW)
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(request_) == "B2"
+    assert broker.calls == ["place", "book", "place"]
+
+
+@pytest.mark.parametrize("request_", [LIMIT_EXIT, ENTRY], ids=["limit", "sl"])
+def test_limit_and_sl_orders_with_the_same_price_are_found(request_: OrderRequest) -> None:
+    gateway, broker, _ = make()
+    broker.ltp = LTP  # MARKET orders only are stored at the last price
+    broker.scripts["place"] = [LOST_REPLY]
+    assert gateway.place_order(request_) == "B1"
+    assert broker.calls == ["place", "book"]
+
+
+# --- strategy tag ------------------------------------------------------------------------
+
+
+def test_a_row_of_another_strategy_is_not_taken() -> None:
+    gateway, broker, _ = make(strategy="baseline_v1")
+    broker.add_row(ENTRY, NOW, strategy="someone_else")
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(ENTRY) == "B2"
+    assert broker.calls == ["place", "book", "place"]
+
+
+@pytest.mark.parametrize("tag", ["baseline_v1", None], ids=["same-tag", "untagged-row"])
+def test_a_row_of_our_strategy_or_untagged_is_taken(tag: str | None) -> None:
+    gateway, broker, _ = make(strategy="baseline_v1")
+    broker.add_row(ENTRY, NOW, strategy=tag)
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(ENTRY) == "B1"
+
+
+def test_the_strategy_defaults_to_the_brokers() -> None:
+    broker = FakeBroker()
+    broker.strategy = "baseline_v1"  # type: ignore[attr-defined]  # as OpenAlgoClient has
+    gateway = BrokerGateway(broker, lambda: NOW, orders_per_second=None, sleep=lambda _s: None)
+    broker.add_row(ENTRY, NOW, strategy="someone_else")
+    broker.scripts["place"] = [TransportError("read timed out")]
+    assert gateway.place_order(ENTRY) == "B2"
 
 
 # --- cancel ------------------------------------------------------------------------

@@ -508,6 +508,7 @@ def _snapshot(row: OrderRow, fallback_orderid: str = "") -> OrderSnapshot:
         exchange=row.exchange or "NFO",
         product=row.product or "MIS",
         timestamp=row.timestamp,
+        strategy=row.strategy or None,
     )
 
 

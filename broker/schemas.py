@@ -515,6 +515,8 @@ class OrderRow(OpenAlgoModel):
     filled_quantity: OptCount = None
     average_price: Rupees = 0.0
     timestamp: OrderTime = None
+    #: the strategy tag, where the server gives one (analyzer-mode rows); "" otherwise
+    strategy: Text = ""
 
 
 class OrderBook(OpenAlgoModel):

@@ -652,6 +652,7 @@ def test_order_book_reference_sample_and_analyzer_rows(server, client):
     assert infy.timestamp == datetime(2024, 12, 9, 9, 44, 9, tzinfo=IST)
     assert reliance.pricetype == "MARKET" and reliance.exchange == "NSE"
     assert (ours.quantity, ours.price, ours.trigger_price, ours.filled_quantity, ours.status) == (75, 126.95, 129.95, 0, "open")
+    assert (ours.strategy, infy.strategy) == (STRATEGY, None)  # the gateway's look-up compares it where given
 
 
 @pytest.mark.parametrize(

@@ -168,6 +168,27 @@ class BaseActor(pykka.ThreadingActor):
         self._outbox: list[tuple[str, Any]] = []
         self._watching: frozenset[str] | None = None
 
+    @classmethod
+    def start(cls, name: str, ctx: ActorContext, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
+        """Start the actor; its :meth:`started` work counts as in flight, like a message."""
+        ctx.router.inflight.add(name)
+        try:
+            return super().start(name, ctx, *args, **kwargs)
+        except BaseException:
+            ctx.router.inflight.done(name)
+            raise
+
+    def on_start(self) -> None:
+        try:
+            self.started()
+        finally:
+            self._sync_watch()
+            self.flush_deferred()
+            self.router.inflight.done(self.name)
+
+    def started(self) -> None:  # noqa: B027 - optional hook
+        """Work to do in the actor's thread before its first message (recovery, connecting)."""
+
     def on_receive(self, message: Any) -> Any:
         try:
             if isinstance(message, ResendWatch):

@@ -187,7 +187,7 @@ class FeedActor(BaseActor):
             BackfillDue: self.on_backfill_due,
         }
 
-    def on_start(self) -> None:
+    def started(self) -> None:
         # connect once this actor runs (first start or restart); watchers re-announce their symbols
         _Callbacks(self.ctx, self.actor_ref, self.name)._tell(ConnectFeed(time=self.clock.now()))
         for watcher in (order_actor("CE"), order_actor("PE"), PORTFOLIO):

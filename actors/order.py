@@ -19,6 +19,7 @@ from actors.base import ActorContext, BaseActor, Router
 from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from broker.base import BrokerError, OrderListener, OrderNotCancellable, OrderRejected, OrderRequest, OrderSnapshot
 from broker.gateway import BrokerGateway
+from persistence.journal_store import JournalStore
 from messages.base import OptionType, OrderRole, option_type_of
 from messages.market import GetSwingState, SwingState, Tick
 from messages.orders import (
@@ -38,7 +39,7 @@ from messages.orders import (
 )
 from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
 from messages.signals import EntryCandidate, EntryIntent
-from messages.system import Alert
+from messages.system import Alert, Stop
 from strategy.entry_plan import WorkingEntry, plan_entry
 from strategy.prices import ceil_tick
 from strategy.session import ONE_MINUTE, at, minute_start
@@ -46,6 +47,9 @@ from strategy.session import ONE_MINUTE, at, minute_start
 class JournalNotConfirmed(BrokerError):
     """Not a broker answer: the journal did not confirm an entry's intent, so nothing was sent."""
 
+
+#: Order statuses the journal writes for an order that is over (``orders.status``).
+JOURNAL_FINAL = frozenset({"cancelled", "complete", "rejected"})
 
 #: How often an unplaced best candidate retries for room in the portfolio.
 ROOM_RETRY = timedelta(seconds=1)
@@ -115,11 +119,19 @@ class OrderActor(BaseActor):
     """
 
     def __init__(
-        self, name: str, ctx: ActorContext, option_type: OptionType, gateway: BrokerGateway, trading: bool = True
+        self,
+        name: str,
+        ctx: ActorContext,
+        option_type: OptionType,
+        gateway: BrokerGateway,
+        trading: bool = True,
+        journal: JournalStore | None = None,
     ) -> None:
         super().__init__(name, ctx)
         self.option_type = option_type
         self.gateway = gateway
+        #: read at start: what an earlier actor of this type left (crash, restart)
+        self.journal = journal
         #: False during the warm-up from history: intents are kept, not acted on
         self.trading = trading
         self.desired: EntryCandidate | None = None
@@ -150,6 +162,112 @@ class OrderActor(BaseActor):
             StartTrading: self.on_start_trading,
             StopEntries: self.on_stop_entries,
         }
+
+    def started(self) -> None:
+        if self.journal is None:
+            return
+        try:
+            self._recover()
+        except Exception as exc:  # noqa: BLE001 - a failed recovery must be seen, not crash the start
+            logger.exception("{}: recovery from the journal failed", self.name)
+            self._alert("critical", f"recovery from the journal failed ({exc!r}); check the broker's books by hand")
+
+    # --- recovery (architecture.md, crash-only) ---------------------------------------------------
+    def _recover(self) -> None:
+        """Take over what an earlier actor of this type left: the same path after a crash and a restart.
+
+        From the journal (flushed first): the session's positions of this type
+        that are still open, with their working stops and exits, and a working
+        entry. Then the broker's word on each of those orders (``orderstatus``)
+        goes through the normal update path, so fills that happened meanwhile
+        are journaled, reported and protected. A working entry is cancelled
+        (the filter publishes its best again after the warm-up, and the entry
+        is placed anew if it still is); a position with less stop than open
+        quantity gets a stop for the rest at once.
+        """
+        assert self.journal is not None
+        try:
+            self.ask(JOURNAL, Stop(), timeout=10.0)  # everything sent so far is written
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError):
+            logger.warning("{}: the journal did not flush before recovery", self.name)
+        day = self.clock.now().date()
+        rows = [r for r in self.journal.orders(day) if option_type_of(r["symbol"]) == self.option_type]
+        if not rows:
+            return
+        by_position: dict[str, list[dict]] = {}
+        for row in rows:
+            if row["role"] != "entry" and row["position_id"]:
+                by_position.setdefault(row["position_id"], []).append(row)
+        positions = {p["position_id"]: p for p in self.journal.positions(day) if p["state"] == "open"}
+        for entry in (r for r in rows if r["role"] == "entry"):
+            filled = entry["filled_quantity"]
+            working = entry["status"] not in JOURNAL_FINAL
+            if filled == 0 and not working:
+                continue
+            candidate = self._recovered_candidate(entry, positions.get(entry["orderid"]))
+            order = self._adopt(entry, candidate=candidate)
+            if filled > 0:
+                position = _Position(entry["orderid"], entry["symbol"], candidate.sl_price)
+                exited = sum(r["filled_quantity"] for r in by_position.get(entry["orderid"], []))
+                position.open_quantity = max(0, filled - exited)
+                for row in by_position.get(entry["orderid"], []):
+                    if row["status"] not in JOURNAL_FINAL:
+                        adopted = self._adopt(row, position_id=entry["orderid"])
+                        (position.stops if row["role"] == "stop" else position.exits).append(adopted)
+                if position.open_quantity > 0:
+                    self.positions[position.position_id] = position
+            if working:
+                self.entry = order
+        logger.info(
+            "{}: recovered from the journal: {} open positions, {} working entry",
+            self.name, len(self.positions), "a" if self.entry else "no",
+        )
+        for order in list(self.orders.values()):  # the broker's word on each, meanwhile
+            if not order.final:
+                self._refresh(order)
+        if self.entry is not None and not self.entry.final:
+            self._cancel_entry()
+        for position in list(self.positions.values()):
+            self._protect_gap(position)
+        self._schedule_poll()
+
+    def _adopt(self, row: dict, candidate: EntryCandidate | None = None, position_id: str | None = None) -> _Order:
+        """An order of the journal, as this actor tracks it (its status as the journal last knew it)."""
+        order = _Order(
+            row["orderid"], row["role"], row["symbol"], row["quantity"], row["trigger_price"], row["price"],
+            position_id=position_id or row["position_id"],
+            status="trigger pending" if row["status"] not in JOURNAL_FINAL else "complete",
+            filled_quantity=row["filled_quantity"], average_price=row["average_price"], candidate=candidate,
+        )
+        self.orders[order.orderid] = order
+        return order
+
+    def _recovered_candidate(self, entry: dict, position: dict | None) -> EntryCandidate:
+        """What an adopted entry was placed for: its stop from the position or the filter's last ``best``."""
+        assert self.journal is not None
+        sl_price = position["sl_price"] if position else None
+        if sl_price is None:
+            best = self.journal.last_best(entry["created_at"].date(), entry["symbol"], entry["created_at"])
+            sl_price = best["sl_price"] if best and best["sl_price"] else None
+        if sl_price is None:
+            # never without a stop: the widest the strategy allows (stage 2, MAX_SL_PCT)
+            sl_price = ceil_tick(entry["trigger_price"] * (1 + self.settings.max_sl_pct), self.settings.tick_size)
+            self._alert("critical", f"entry {entry['orderid']} {entry['symbol']}: its stop is not in the journal; using {sl_price}")
+        swing = entry["trigger_price"] + self.settings.tick_size
+        return EntryCandidate(
+            symbol=entry["symbol"], option_type=self.option_type, swing_price=round(swing, 2),
+            swing_bar_time=entry["created_at"], highest_high=round(sl_price - self.settings.sl_buffer, 2),
+            sl_price=sl_price, sl_points=round(sl_price - swing, 2), lots=max(1, entry["quantity"] // self.settings.lot_size),
+            quantity=entry["quantity"], trigger_price=entry["trigger_price"], limit_price=entry["price"],
+        )
+
+    def _protect_gap(self, position: _Position) -> None:
+        """A stop for whatever open quantity no working stop or exit covers (no position without its stop)."""
+        covered = sum(o.quantity - o.filled_quantity for o in position.stops + position.exits if not o.final)
+        gap = position.open_quantity - covered
+        if gap > 0 and position.position_id in self.positions:
+            self._alert("critical", f"position {position.position_id} {position.symbol}: x{gap} without a stop; placing one")
+            self._protect(position, gap)
 
     def watched_symbols(self) -> frozenset[str]:
         """Ticks needed: the working entry's and the best candidate's symbol, and every position's."""

@@ -32,7 +32,8 @@ from messages.portfolio import (
     SessionSummary,
     TradeRecord,
 )
-from messages.system import Alert, Halt, Halted
+from messages.system import Alert, Halt, Halted, Stop
+from persistence.journal_store import JournalStore
 from strategy.risk import max_drawdown, position_risk, r_multiple, short_pnl
 
 
@@ -96,12 +97,15 @@ class PortfolioActor(BaseActor):
         gateway: BrokerGateway,
         halted_reason: str = "",
         earlier: Sequence[TradeRecord] = (),
+        journal: JournalStore | None = None,
     ) -> None:
         super().__init__(name, ctx)
         self.gateway = gateway
         #: the session's positions; ``earlier`` ones (closed before a restart, from the journal)
         #: count in the day's R, the summary and the trade table (strategy.md §6)
         self.positions: dict[str, _Position] = {t.position_id: _restored(t) for t in earlier}
+        #: read at start: the day's positions an earlier actor or run journaled (crash, restart)
+        self.journal = journal
         self.working: dict[OptionType, bool] = {"CE": False, "PE": False}
         self.halted = bool(halted_reason)
         self.halt_reason = halted_reason
@@ -124,6 +128,59 @@ class PortfolioActor(BaseActor):
             ReconcileDue: self.on_reconcile,
             GetTrades: self.on_get_trades,
         }
+
+    def started(self) -> None:
+        if self.journal is None:
+            return
+        try:
+            self._recover()
+        except Exception as exc:  # noqa: BLE001 - a failed recovery must be seen, not crash the start
+            logger.exception("portfolio: recovery from the journal failed")
+            self._alert(self.clock.now(), f"portfolio: recovery from the journal failed ({exc!r})")
+
+    def _recover(self) -> None:
+        """The day's positions as the journal holds them (flushed first), closed and open: the same
+        path after a crash of this actor and after a restart of the program (strategy.md §6).
+
+        A closed one counts in the day's R, the summary and the trade table; an
+        open one is watched again, its exits so far (stop or exit orders of the
+        journal) already taken off. Fills that happened meanwhile come from the
+        OrderActors' own recovery, as ordinary fills.
+        """
+        assert self.journal is not None
+        try:
+            self.ask(JOURNAL, Stop(), timeout=10.0)
+        except Exception:  # noqa: BLE001 - read what is there
+            logger.warning("portfolio: the journal did not flush before recovery")
+        day = self.clock.now().date()
+        exits: dict[str, list[dict]] = {}
+        for row in self.journal.orders(day):
+            if row["role"] != "entry" and row["position_id"] and row["filled_quantity"] > 0:
+                exits.setdefault(row["position_id"], []).append(row)
+        for trade in self.journal.closed_trades(day):
+            self.positions.setdefault(trade.position_id, _restored(trade))
+        for row in self.journal.positions(day):
+            if row["state"] != "open" or row["position_id"] in self.positions:
+                continue
+            pos = _Position(
+                position_id=row["position_id"], symbol=row["symbol"], option_type=row["option_type"],
+                entry_time=row["opened_at"], quantity=row["quantity"], entry_price=row["entry_price"],
+                sl_price=row["sl_price"], open_quantity=row["quantity"], last_price=row["entry_price"],
+            )
+            for fill in exits.get(pos.position_id, []):
+                qty = min(fill["filled_quantity"], pos.open_quantity)
+                pos.open_quantity -= qty
+                pos.realized_pnl += short_pnl(pos.entry_price, fill["average_price"], qty)
+                pos.exit_quantity += qty
+                pos.exit_value += fill["average_price"] * qty
+            self.positions[pos.position_id] = pos
+        if self.positions:
+            logger.info(
+                "portfolio: recovered from the journal: {} positions ({} open), {:+.2f}R so far",
+                len(self.positions), self.open_count(), self.cumulative_r(),
+            )
+            self._open_symbols = frozenset()  # tell the filter (again) which symbols are held
+            self._share_open_symbols(self.clock.now())
 
     def watched_symbols(self) -> frozenset[str]:
         """Ticks needed: those of open positions (unrealized R)."""

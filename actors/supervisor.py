@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pykka
@@ -138,22 +138,16 @@ class Graph:
         self.inflight: InFlight = router.inflight
         self.ctx = ActorContext(settings=settings, router=router, clock=clock)
         self.trading = trading
-        self.store = store
-        #: the session's positions closed before this start (journal), set by :meth:`start`
-        self.earlier_trades: list = []
-        self._pending_alerts: list[str] = []
         ctx = self.ctx
 
         def order_spec(option_type: OptionType) -> ActorSpec:
             name = order_actor(option_type)
             # a restarted OrderActor trades if trading has started by then
-            return ActorSpec(name, lambda: OrderActor.start(name, ctx, option_type, gateway, self.trading))
+            return ActorSpec(name, lambda: OrderActor.start(name, ctx, option_type, gateway, self.trading, store))
 
         specs = [
             ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events)),
-            ActorSpec(
-                PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason, self.earlier_trades)
-            ),
+            ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason, journal=store)),
             order_spec("CE"),
             order_spec("PE"),
             ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),
@@ -169,16 +163,14 @@ class Graph:
     def start(self, session_day: datetime) -> None:
         """Start every actor and schedule the session's timers (15:15, close, reconciliation).
 
-        The PortfolioActor starts with the day's positions closed before this
-        start (journal), so the day's R, the ±5R halt and the summary count them.
+        The PortfolioActor and the OrderActors start with what the journal holds
+        of the day (their recovery, the same after a crash and a restart): the
+        day's R, the ±5R halt and the summary count every position of the day.
         """
         ctx = self.ctx
-        self._restore(session_day.date())
         self.router.register(SUPERVISOR, Supervisor.start(SUPERVISOR, ctx, self.specs, self.fail_fast))
         for spec in self.specs.values():
             self.router.register(spec.name, spec.factory())
-        for text in self._pending_alerts:
-            self.router.tell(JOURNAL, Alert(time=self.clock.now(), level="critical", text=text))
         s = self.settings
         day = session_day.date()
         force = at(day, s.force_exit)
@@ -191,25 +183,6 @@ class Graph:
         self.clock.schedule(close, PORTFOLIO, SessionEndDue(time=close))
         first = self.clock.now() + timedelta(seconds=s.reconcile_seconds)
         self.clock.schedule(first, PORTFOLIO, ReconcileDue(time=first))
-
-    def _restore(self, day: date) -> None:
-        """The day's positions closed before this start count in its R (strategy.md §6, from the journal)."""
-        self.earlier_trades = self.store.closed_trades(day)
-        if self.earlier_trades:
-            net = sum(t.r for t in self.earlier_trades)
-            logger.info(
-                "restored from the journal: {} positions closed earlier today, {:+.2f}R, {:,.2f} rupees",
-                len(self.earlier_trades), net, sum(t.pnl for t in self.earlier_trades),
-            )
-        lost = [p for p in self.store.positions(day) if p["state"] == "open"]
-        for row in lost:
-            # the start refuses when the broker still holds a position: this one was closed while we were down
-            text = (
-                f"journal: position {row['position_id']} ({row['symbol']}) was open when this program last stopped;"
-                " the broker no longer holds it and its exit is unknown here: its R is not counted"
-            )
-            logger.error(text)
-            self._pending_alerts.append(text)
 
     def start_trading(self) -> None:
         """End of the warm-up: the OrderActors act on their intents from now on, CE first, then PE.
@@ -227,13 +200,33 @@ class Graph:
                 logger.error("start of trading for {} failed: {!r}", option_type, exc)
 
     def stop(self) -> None:
-        """Flush the journal, then stop every actor (reverse start order)."""
+        """Flush the journal, then stop every actor (reverse start order), each after what it was sent before.
+
+        Whoever closes the journal next must find no actor of the graph
+        running, so this goes on to the end whatever happens on the way: a
+        step that fails is logged; a KeyboardInterrupt (a program without
+        signal handlers, Ctrl-C) is held until every actor has stopped, then
+        raised.
+        """
+        held: KeyboardInterrupt | None = None
         try:
             self.router.ask(JOURNAL, Stop(), timeout=30)
+        except KeyboardInterrupt as exc:
+            held = exc
         except Exception:  # noqa: BLE001 - stopping must go on
             logger.exception("journal flush at stop failed")
         for name in [SUPERVISOR, *reversed(list(self.specs))]:
             ref = self.router.ref(name)
-            if ref is not None and ref.is_alive():
-                ref.stop()
+            while ref is not None and ref.is_alive():
+                try:
+                    ref.stop()
+                except KeyboardInterrupt as exc:
+                    held = held or exc
+                    logger.warning("already stopping; the interrupt waits until every actor has stopped")
+                    continue  # asked to stop already: wait for it again
+                except Exception:  # noqa: BLE001 - stopping must go on
+                    logger.exception("stopping actor {} failed", name)
+                break
             self.router.unregister(name)
+        if held is not None:
+            raise held

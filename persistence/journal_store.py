@@ -210,6 +210,23 @@ class JournalStore:
             if row["state"] == "closed"
         ]
 
+    def orders(self, session_date: date) -> list[dict[str, Any]]:
+        """Every order of the session (final ones too), oldest first, as column-name dicts."""
+        with self._read():
+            query = Order.select().where(Order.session == session_date)
+            return list(query.order_by(Order.created_at, Order.orderid).dicts())
+
+    def last_best(self, session_date: date, symbol: str, until: datetime) -> dict[str, Any] | None:
+        """The filter's last ``best`` decision naming ``symbol`` at or before ``until`` (its stop, size), or None."""
+        with self._read():
+            query = CandidateDecision.select().where(
+                (CandidateDecision.session == session_date)
+                & (CandidateDecision.symbol == symbol)
+                & (CandidateDecision.decision == "best")
+                & (CandidateDecision.time <= until)
+            )
+            return next(iter(query.order_by(CandidateDecision.time.desc(), CandidateDecision.id.desc()).dicts()), None)
+
     def unsettled_intents(self, session_date: date) -> list[dict[str, Any]]:
         """The session's placements sent with no answer recorded (unknown outcomes), oldest first."""
         with self._read():

@@ -5,7 +5,6 @@ strategy.md §6. The only owner of positions and of the halt flag.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -96,14 +95,13 @@ class PortfolioActor(BaseActor):
         ctx: ActorContext,
         gateway: BrokerGateway,
         halted_reason: str = "",
-        earlier: Sequence[TradeRecord] = (),
         journal: JournalStore | None = None,
     ) -> None:
         super().__init__(name, ctx)
         self.gateway = gateway
-        #: the session's positions; ``earlier`` ones (closed before a restart, from the journal)
-        #: count in the day's R, the summary and the trade table (strategy.md §6)
-        self.positions: dict[str, _Position] = {t.position_id: _restored(t) for t in earlier}
+        #: the session's positions; those of the journal (closed or open before a crash or a
+        #: restart) count in the day's R, the summary and the trade table (strategy.md §6)
+        self.positions: dict[str, _Position] = {}
         #: read at start: the day's positions an earlier actor or run journaled (crash, restart)
         self.journal = journal
         self.working: dict[OptionType, bool] = {"CE": False, "PE": False}

@@ -147,7 +147,7 @@ class Graph:
 
         specs = [
             ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events)),
-            ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason, journal=store)),
+            ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason, store)),
             order_spec("CE"),
             order_spec("PE"),
             ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),

@@ -24,9 +24,9 @@ from messages.portfolio import (
     ReserveEntry,
     SessionEndDue,
     SessionSummary,
-    TradeRecord,
 )
 from messages.system import Alert, Halt, Halted
+from persistence.journal_store import JournalStore
 from tests.actors.probe import DAY, Harness, Probe, t
 
 X = "NIFTY17JUN2115500CE"
@@ -50,7 +50,7 @@ class BookBroker:
 
 
 class Rig:
-    def __init__(self, h: Harness, halted_reason: str = "", earlier: list | None = None) -> None:
+    def __init__(self, h: Harness, halted_reason: str = "", journal: JournalStore | None = None) -> None:
         self.h = h
         self.book = BookBroker()
         gateway = BrokerGateway(self.book, h.clock.now, delay=0.0, orders_per_second=None, sleep=lambda _s: None)
@@ -58,7 +58,7 @@ class Rig:
         self.ce: Probe = h.probe(CE_ORDERS)
         self.pe: Probe = h.probe(PE_ORDERS)
         self.filter: Probe = h.probe(FILTER)
-        h.start(PortfolioActor, PORTFOLIO, gateway, halted_reason, earlier or [])
+        h.start(PortfolioActor, PORTFOLIO, gateway, halted_reason, journal)
 
     def reserve(self, option_type: str) -> bool:
         return self.h.ask(PORTFOLIO, ReserveEntry(option_type=option_type, time=self.h.clock.now()))
@@ -242,14 +242,17 @@ def test_halt_command_halts_once(rig: Rig) -> None:
     assert len(rig.journal.received) == 1 and len(rig.ce.received) == 1
 
 
-def test_the_days_r_from_before_a_restart_counts(make_harness) -> None:
-    """strategy.md §6: after a restart, cumulative R counts the positions closed before it."""
+def test_the_days_r_from_before_a_restart_counts(make_harness, tmp_path) -> None:
+    """strategy.md §6: after a restart (or a crash of this actor), cumulative R counts the positions
+    the journal holds as closed."""
     h = make_harness(start=t(9, 15))
-    earlier = TradeRecord(
-        position_id="E0", symbol=X2, option_type="CE", quantity=650, entry_time=t(9, 20), entry_price=150.0,
-        sl_price=158.0, exit_time=t(9, 25), exit_price=186.0, reason="stop", pnl=-23_400.0, r=-4.5,
-    )
-    rig = Rig(h, earlier=[earlier])
+    journal = JournalStore(tmp_path / "journal.db")
+    base = dict(position_id="E0", symbol=X2, option_type="CE", quantity=650, entry_price=150.0, sl_price=158.0)
+    journal.record(PositionEvent(time=t(9, 20), state="open", **base))
+    journal.record(PositionEvent(
+        time=t(9, 25), state="closed", exit_price=186.0, pnl=-23_400.0, r=-4.5, reason="stop", **base,
+    ))
+    rig = Rig(h, journal=journal)
     rig.open("E1", X)
     rig.tick(X, 153.9, at=t(9, 40))  # -0.4875 R open: -4.99 in all
     assert rig.journal.of(Halted) == []
@@ -261,6 +264,7 @@ def test_the_days_r_from_before_a_restart_counts(make_harness) -> None:
     assert (summary.trades, summary.net_r, summary.pnl) == (2, -5.0, -23_400.0 - 2_600.0)
     assert [tr.position_id for tr in h.ask(PORTFOLIO, GetTrades())] == ["E0", "E1"]
     assert not [e for e in rig.journal.of(PositionEvent) if e.position_id == "E0"], "restored, not journaled again"
+    journal.close()
 
 
 def test_halt_from_before_a_restart_refuses_entries(harness: Harness) -> None:

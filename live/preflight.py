@@ -21,6 +21,7 @@ from live.universe import (
     parse_expiry,
     universe,
 )
+from persistence.journal_store import JournalStore
 
 
 #: Seconds start-up keeps asking ``ping`` of a server that does not answer: the real server accepts
@@ -62,6 +63,25 @@ class SessionPlan:
         ]
 
 
+@dataclass(frozen=True)
+class Ours:
+    """What the journal says is this program's in today's books (a restart takes them over).
+
+    ``orderids``: every order the journal holds for the day; ``held``: the
+    symbols in which it holds an open (short) position.
+    """
+
+    orderids: frozenset[str] = frozenset()
+    held: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_journal(cls, store: JournalStore, day: date) -> Ours:
+        return cls(
+            frozenset(row["orderid"] for row in store.orders(day)),
+            frozenset(row["symbol"] for row in store.positions(day) if row["state"] == "open"),
+        )
+
+
 def preflight(
     client,  # noqa: ANN001 - broker.openalgo_rest.OpenAlgoClient or a compatible object
     settings: Settings,
@@ -70,6 +90,7 @@ def preflight(
     atm: int | None = None,
     switch_to_analyzer: bool = False,
     ping_patience: float = PING_PATIENCE,
+    ours: Ours = Ours(),  # noqa: B008 - frozen, empty
 ) -> SessionPlan:
     """ping → analyzer → funds → expiry → ATM → lot size → symbols → nothing left over.
 
@@ -84,8 +105,9 @@ def preflight(
     still unreachable then, the key is
     refused, ``PAPER_TRADING`` is on but the server trades live (unless
     ``switch_to_analyzer``), the universe cannot be determined, or the
-    broker holds working orders or open positions in the day's option series,
-    or the NIFTY quote or the lot size is unusable.
+    broker holds working orders or open positions in the day's option series
+    that are not ``ours`` (the journal's: a restart takes those over), or the
+    NIFTY quote or the lot size is unusable.
     """
     host = settings.openalgo_host
     try:
@@ -135,41 +157,49 @@ def preflight(
                 ) from None
 
     symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
-    _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry))
+    _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry), ours)
     return SessionPlan(broker, analyze, cash, day_expiry, atm, spot, lot_size, symbols)
 
 
-def _nothing_left_over(client, settings: Settings, series: str) -> None:  # noqa: ANN001
-    """Refuse to start over working orders or open positions in the day's option series.
+def _nothing_left_over(client, settings: Settings, series: str, ours: Ours) -> None:  # noqa: ANN001
+    """Refuse to start over working orders or open positions in the day's option series that are not ours.
 
-    This version does not adopt an earlier run's orders: a working entry it
-    does not know of could fill with no protective stop, and a position it
-    does not know of has nobody watching it. Checked against ``orderbook``
-    and ``positionbook`` for every symbol starting with ``series`` (e.g.
-    ``NIFTY30DEC25``: every strike of the expiry, since a restart may pick
-    another ATM) on the exchange and product of the settings.
+    Ours (the journal's orders of the day, and short positions in symbols it
+    holds open) are taken over by the actors' recovery. Anything else is not:
+    a working entry nobody knows could fill with no protective stop, and a
+    position nobody knows has nobody watching it. Checked against
+    ``orderbook`` and ``positionbook`` for every symbol starting with
+    ``series`` (e.g. ``NIFTY30DEC25``: every strike of the expiry, since a
+    restart may pick another ATM) on the exchange and product of the settings.
     """
     try:
         orders = client.order_book()
         positions = client.position_book()
     except BrokerError as exc:
         raise PreflightError(f"cannot read the order and position books: {exc}") from None
-    ours = (settings.exchange, settings.product)
+    venue, known = (settings.exchange, settings.product), ours
     working = [
         f"order {o.orderid} {o.action} {o.quantity} {o.symbol} ({o.status})"
         for o in orders
-        if o.symbol.startswith(series) and (o.exchange, o.product) == ours and o.status in ("open", "trigger pending")
+        if o.symbol.startswith(series)
+        and (o.exchange, o.product) == venue
+        and o.status in ("open", "trigger pending")
+        and o.orderid not in known.orderids
     ]
     held = [
         f"position {p.quantity:+d} {p.symbol}"
         for p in positions
-        if p.symbol.startswith(series) and (p.exchange, p.product) == ours and p.quantity != 0
+        if p.symbol.startswith(series)
+        and (p.exchange, p.product) == venue
+        and p.quantity != 0
+        and not (p.quantity < 0 and p.symbol in known.held)
     ]
     if working or held:
         raise PreflightError(
             "the broker has working orders or open positions in today's series, perhaps from an earlier run: "
             + "; ".join(working + held)
-            + ". This program does not take them over: cancel or close them in OpenAlgo, then start again."
+            + ". They are not in this program's journal, so it does not take them over: cancel or close them in"
+            " OpenAlgo, then start again."
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -10,7 +10,11 @@ from loguru import logger
 
 from broker.base import AuthError, OrderSnapshot, PositionRow, ServerError, TransportError
 from config.settings import Settings
-from live.preflight import PreflightError, preflight
+from live.preflight import Ours, PreflightError, preflight
+from messages.base import IST
+from messages.orders import OrderSent
+from messages.portfolio import PositionEvent
+from persistence.journal_store import JournalStore
 
 TODAY = date(2025, 12, 23)
 EXPIRY = date(2025, 12, 30)
@@ -215,3 +219,38 @@ def test_finished_orders_flat_positions_and_other_instruments_do_not_count() -> 
         PositionRow(symbol="BANKNIFTY30DEC2560000CE", quantity=-30),
     ]
     assert len(preflight(client, settings(), TODAY).symbols) == 42
+
+
+def test_a_restart_takes_over_the_journals_orders_and_positions_but_nothing_else() -> None:
+    """Recovery adopts what the journal says is ours; the rest still stops the start, listed alone."""
+    client = FakeClient()
+    ours_order = order("NIFTY30DEC2526000CE", "trigger pending")
+    other = order("NIFTY30DEC2526100CE", "open").model_copy(update={"orderid": "2"})
+    client.orders = [ours_order, other]
+    client.positions = [
+        PositionRow(symbol="NIFTY30DEC2526000PE", quantity=-75),  # ours: open in the journal
+        PositionRow(symbol="NIFTY30DEC2526050PE", quantity=-75),  # not ours
+    ]
+    mine = Ours(orderids=frozenset({ours_order.orderid}), held=frozenset({"NIFTY30DEC2526000PE"}))
+    with pytest.raises(PreflightError) as caught:
+        preflight(client, settings(), TODAY, ours=mine)
+    text = str(caught.value)
+    assert "NIFTY30DEC2526100CE" in text and "NIFTY30DEC2526050PE" in text
+    assert "NIFTY30DEC2526000CE" not in text and "NIFTY30DEC2526000PE" not in text
+    client.orders, client.positions = [ours_order], client.positions[:1]
+    assert len(preflight(client, settings(), TODAY, ours=mine).symbols) == 42
+
+
+def test_ours_come_from_the_days_journal(tmp_path) -> None:
+    with JournalStore(tmp_path / "j.db") as store:
+        store.record(OrderSent(
+            time=datetime(2025, 12, 23, 10, 0, tzinfo=IST), op="place", role="stop", orderid="S1",
+            symbol="NIFTY30DEC2526000PE", action="BUY", pricetype="SL", trigger_price=160.0, price=163.0,
+            quantity=75, position_id="E1",
+        ))
+        store.record(PositionEvent(
+            time=datetime(2025, 12, 23, 9, 59, tzinfo=IST), state="open", position_id="E1",
+            symbol="NIFTY30DEC2526000PE", option_type="PE", quantity=75, entry_price=150.0, sl_price=160.0,
+        ))
+        mine = Ours.from_journal(store, datetime(2025, 12, 23).date())
+    assert mine == Ours(frozenset({"S1"}), frozenset({"NIFTY30DEC2526000PE"}))

@@ -7,19 +7,31 @@
     python run.py demo                                             simulator + live path, end to end
 
 ``python run.py --help`` lists every command; each has its own ``--help``.
+
+Ctrl-C (SIGINT) or SIGTERM stops a command once (:class:`StopSignals`): a
+session (live, paper, dry run, demo) takes no new entry, cancels its working
+entries, leaves the stops at the broker, lists its trades, stops every actor,
+closes the journal and exits 0; a replay stops at its next step, stops its
+actors, closes the journal and exits 130 (143 after SIGTERM) without a
+report; the simulator stops and exits 0. A signal while it stops is logged
+("already stopping; …") and ignored. ``check`` keeps Python's Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import queue
 import secrets
 import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
+from loguru import logger
 from pydantic import SecretStr
 
 from broker.matching import FILL_MODELS
@@ -35,18 +47,85 @@ FILL_MODEL_NOTES = {
 }
 
 
-def _stop_on_signals() -> threading.Event:
-    """An event set by Ctrl-C or SIGTERM (a second Ctrl-C interrupts at once)."""
-    stop = threading.Event()
+#: What a stop does, per command (in the log line a signal gets).
+LIVE_STOP = "working entries are cancelled, stops stay at the broker, the journal is flushed, then it exits"
+REPLAY_STOP = "the replay stops at its next step, the journal is flushed, then it exits without a report"
+SIM_STOP = "the simulator stops, then it exits"
 
-    def handler(signum: int, _frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM ask the command to stop; a signal after the first is logged and ignored.
+
+    A context manager: it installs its handler on entry (in the main thread
+    only: elsewhere it installs none) and, when no signal came, gives the
+    previous handlers back on exit. After a signal, exit ignores SIGINT and
+    SIGTERM from then on (``SIG_IGN``): the command is ending, and Python
+    would die of a signal that came while it shuts down.
+
+    The handler only hands the signal to a thread of its own
+    (``SimpleQueue.put`` is safe in a signal handler; logging, printing and
+    even ``Event.set`` are not: they take locks that the interrupted code may
+    hold). That thread logs ``SIGNAME: stopping (...)`` for the first signal,
+    sets :attr:`event` and calls the :meth:`on_stop` callback; for each later
+    one it logs ``already stopping; SIGNAME ignored (...)``. Nothing is ever
+    raised in the interrupted code, so stopping runs to its end: actors
+    stopped, then the journal closed.
+    """
+
+    def __init__(self, stopping: str) -> None:
+        self.event = threading.Event()
+        #: the first signal received, or None
+        self.signum: int | None = None
+        self._stopping = stopping
+        self._received: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._on_stop: Callable[[], None] | None = None
+        self._previous: dict[int, Any] = {}
+        self._thread = threading.Thread(target=self._run, name="stop-signals", daemon=True)
+
+    @property
+    def name(self) -> str:
+        """The first signal's name (``SIGINT``), or ``""``."""
+        return signal.Signals(self.signum).name if self.signum is not None else ""
+
+    def __enter__(self) -> StopSignals:
+        self._thread.start()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._received.put(None)  # the signals received so far are logged first
+        self._thread.join(5)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, signal.SIG_IGN if self.event.is_set() else handler)
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (once, from the signal thread) at the first signal; at once if it came already.
+
+        A later call replaces the callback.
+        """
+        with self._lock:
+            self._on_stop = callback
+            if self.event.is_set():
+                callback()
+
+    def _handler(self, signum: int, _frame: object) -> None:
+        self._received.put(signum)
+
+    def _run(self) -> None:
+        while (signum := self._received.get()) is not None:
+            name = signal.Signals(signum).name
+            if self.event.is_set():
+                logger.warning("already stopping; {} ignored ({})", name, self._stopping)
+                continue
+            logger.warning("{}: stopping ({})", name, self._stopping)
+            with self._lock:
+                self.signum = signum
+                self.event.set()
+                if self._on_stop is not None:
+                    self._on_stop()
 
 
 def _hhmm(text: str) -> time:
@@ -72,7 +151,8 @@ def _live(args: argparse.Namespace, settings: Settings) -> int:
         sim_clock=args.sim_clock,
         events=args.events,
     )
-    return run_live(settings, options, _stop_on_signals())
+    with StopSignals(LIVE_STOP) as signals:
+        return run_live(settings, options, signals.event)
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -100,21 +180,51 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- replay ------------------------------------------------------------------------------
 def _replay(args: argparse.Namespace, settings: Settings) -> int:
-    from replay.data import ReplayDataError
-    from replay.driver import replay_files
+    """Exit 0 with the report; 2 for bad input; 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM),
+    and no report, when a signal stops it before the last session has been replayed."""
+    from actors.base import GraphFailed
+    from persistence.event_log import EventLog
+    from persistence.journal_store import JournalStore
+    from replay.data import ReplayDataError, load_session
+    from replay.driver import ReplayRun
     from replay.report import render
 
     setup_logging(args.log_level or "WARNING")
     if args.db and Path(args.db).exists():
         print(f"error: journal {args.db} already exists; choose another --db or delete it", file=sys.stderr)
         return 2
-    try:
-        results = replay_files(
-            [Path(p) for p in args.files], settings, args.events, args.db or ":memory:", args.start, args.end
-        )
-    except ReplayDataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with StopSignals(REPLAY_STOP) as signals:
+        # replay.driver.replay_files, session by session, so that a signal can stop the one running:
+        # its next wait for the graph to go quiet raises GraphFailed, and it stops its graph
+        try:
+            sessions = [load_session(Path(p)).window(args.start, args.end) for p in args.files]
+        except ReplayDataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        results = []
+        try:
+            with JournalStore(args.db or ":memory:") as store, EventLog(args.events) as events:
+                for session in sessions:
+                    replay_run = ReplayRun(session, settings, store, events)
+                    inflight = replay_run.inflight
+                    signals.on_stop(lambda inflight=inflight: inflight.fail(f"interrupted by {signals.name}"))
+                    if signals.event.is_set():
+                        break
+                    logger.info(
+                        "replaying {} ({} symbols, {} bars)", session.path.name, len(session.symbols), len(session.bars)
+                    )
+                    results.append(replay_run.run())
+        except GraphFailed:
+            if not signals.event.is_set():
+                raise
+        if len(results) < len(sessions):
+            journal = f"; the journal {args.db} holds what was replayed" if args.db else ""
+            print(
+                f"replay interrupted by {signals.name}: {len(results)} of {len(sessions)} sessions replayed, "
+                f"no report{journal}",
+                file=sys.stderr,
+            )
+            return 128 + (signals.signum or signal.SIGINT)
     sys.stdout.write(render(results))
     return 0
 
@@ -151,24 +261,26 @@ def _simulator(args: argparse.Namespace, market, api_key: str, rest_port: int, w
 
 def _sim(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(args.log_level or "INFO")
-    try:
-        market = _market(args, settings)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    api_key = args.api_key or secrets.token_hex(16)
-    server = _simulator(args, market, api_key, args.rest_port, args.ws_port).start()
-    stop = _stop_on_signals()
-    print(f"OpenAlgo simulator  REST {server.rest_url}  WS {server.ws_url}")
-    print(f"API key             {api_key}")
-    print(f"session             {market.day}  {server.clock.now():%H:%M} onwards at {args.speed:g}x")
-    print("trade against it:   python run.py --sim-clock   (with OPENALGO_HOST, OPENALGO_WS_URL, OPENALGO_API_KEY set)")
-    print("Ctrl-C stops it.", flush=True)
-    try:
-        while not stop.is_set() and not server.wait_until_done(timeout=0.5):
-            pass
-    finally:
-        server.stop()
+    with StopSignals(SIM_STOP) as signals:
+        try:
+            market = _market(args, settings)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if signals.event.is_set():
+            return 0
+        api_key = args.api_key or secrets.token_hex(16)
+        server = _simulator(args, market, api_key, args.rest_port, args.ws_port).start()
+        try:
+            print(f"OpenAlgo simulator  REST {server.rest_url}  WS {server.ws_url}")
+            print(f"API key             {api_key}")
+            print(f"session             {market.day}  {server.clock.now():%H:%M} onwards at {args.speed:g}x")
+            print("trade against it:   python run.py --sim-clock   (with OPENALGO_HOST, OPENALGO_WS_URL, OPENALGO_API_KEY set)")
+            print("Ctrl-C stops it.", flush=True)
+            while not signals.event.is_set() and not server.wait_until_done(timeout=0.5):
+                pass
+        finally:
+            server.stop()
     return 0
 
 
@@ -178,30 +290,31 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     setup_logging(args.log_level or "WARNING")
     args.data, args.spot, args.day = None, None, DEMO_DAY
     args.synthetic = args.seed
-    market = _market(args, settings)
-    api_key = secrets.token_hex(16)
-    server = _simulator(args, market, api_key, 0, 0).start()
-    print(
-        f"demo: synthetic NIFTY session {market.day} (seed {args.seed}), {args.start:%H:%M}-{args.end:%H:%M} IST, "
-        f"on {server.rest_url}; its clock runs at up to {args.speed:g}x and waits for the trader"
-    )
-    print(f"fill model: {args.fill_model} ({FILL_MODEL_NOTES[args.fill_model]})", flush=True)
-    stop = _stop_on_signals()
-    try:
-        with tempfile.TemporaryDirectory(prefix="demo-journal-") as tmp:
-            demo_settings = settings.model_copy(
-                update={
-                    "openalgo_host": server.rest_url,
-                    "openalgo_ws_url": server.ws_url,
-                    "openalgo_api_key": SecretStr(api_key),
-                    "paper_trading": True,
-                    "db_path": Path(tmp) / "journal.db",
-                }
+    with StopSignals(LIVE_STOP) as signals:
+        market = _market(args, settings)
+        api_key = secrets.token_hex(16)
+        server = _simulator(args, market, api_key, 0, 0).start()
+        try:
+            print(
+                f"demo: synthetic NIFTY session {market.day} (seed {args.seed}), {args.start:%H:%M}-{args.end:%H:%M} "
+                f"IST, on {server.rest_url}; its clock runs at up to {args.speed:g}x and waits for the trader"
             )
-            options = LiveOptions(sim_clock=True, events=args.events, progress=True)
-            return run_live(demo_settings, options, stop)  # it ends where the paced simulator's clock stops
-    finally:
-        server.stop()
+            print(f"fill model: {args.fill_model} ({FILL_MODEL_NOTES[args.fill_model]})", flush=True)
+            with tempfile.TemporaryDirectory(prefix="demo-journal-") as tmp:
+                demo_settings = settings.model_copy(
+                    update={
+                        "openalgo_host": server.rest_url,
+                        "openalgo_ws_url": server.ws_url,
+                        "openalgo_api_key": SecretStr(api_key),
+                        "paper_trading": True,
+                        "db_path": Path(tmp) / "journal.db",
+                    }
+                )
+                options = LiveOptions(sim_clock=True, events=args.events, progress=True)
+                # it ends where the paced simulator's clock stops, or at a signal (as a live session does)
+                return run_live(demo_settings, options, signals.event)
+        finally:
+            server.stop()
 
 
 # --- parser -----------------------------------------------------------------------------------
@@ -209,7 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="baseline_v1 swing-break trader for NIFTY options, on OpenAlgo. "
-        "Without a command: trade today's session (paper unless PAPER_TRADING=false).",
+        "Without a command: trade today's session (paper unless PAPER_TRADING=false). "
+        "Ctrl-C or SIGTERM ends a session early: working entries are cancelled, stops stay at the broker, "
+        "the trades are listed, the journal is flushed, exit 0; a second signal is ignored.",
     )
     parser.add_argument("--env-file", default=".env", help="settings file (default: .env; environment wins)")
     parser.add_argument("--log-level", default=None, help="TRACE, DEBUG, INFO, WARNING, ERROR (default per command)")
@@ -230,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser(
         "replay",
         help="replay recorded session files through the actor graph with a simulated broker",
-        description="Replay recorded 1-minute bar files (one session per file) and print the trades.",
+        description="Replay recorded 1-minute bar files (one session per file) and print the trades. "
+        "Ctrl-C (or SIGTERM) stops it at its next step, journal flushed: no report, exit 130 (143 for SIGTERM).",
     )
     replay.add_argument("files", nargs="+", metavar="FILE", help="CSV(.gz): timestamp,symbol,open,high,low,close,volume,oi")
     replay.add_argument("--events", type=Path, default=argparse.SUPPRESS, metavar="PATH", help="write the event log (JSON Lines)")

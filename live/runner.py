@@ -114,8 +114,13 @@ def run_live(
     out: TextIO = sys.stdout,
     on_started: Callable[[Graph], None] | None = None,
 ) -> int:
-    """Trade one session. Returns the process exit code (0 done or market closed, 2 pre-flight failed).
+    """Trade one session. Returns the process exit code (0 done, stopped or market closed, 2 pre-flight failed).
 
+    ``stop`` (set by SIGINT or SIGTERM in ``run.py``) ends the session early:
+    no new entries, the working entries cancelled, the stops left at the
+    broker, the trades listed, every actor stopped, then the journal flushed
+    and closed; exit code 0. Set during the pre-flight checks, it ends the
+    run once they are done, before anything is traded.
     ``on_started`` (tests, tools) gets the running graph once it is started.
     """
     client = OpenAlgoClient(
@@ -145,6 +150,9 @@ def run_live(
             return 2
         settings = settings.model_copy(update={"lot_size": plan.lot_size})
         print("\n".join(plan.lines()), file=out, flush=True)
+        if stop.is_set():
+            print("Stopped before trading began: no order was sent.", file=out)
+            return 0
         return _trade(settings, options, plan, client, clock, clock_stops, router, stop, out, on_started)
     finally:
         clock.stop()
@@ -182,9 +190,13 @@ def _trade(
         key = settings.openalgo_api_key.get_secret_value()
         instruments = [(symbol, settings.exchange) for symbol in plan.symbols]
 
+        pacers: list[Pacer] = []
+
         def make_feed(callbacks):  # noqa: ANN001, ANN202
             # against a paced simulator, the Pacer delivers the feed one input at a time
             pacer = Pacer(callbacks, clock, router.inflight) if isinstance(clock, SteppedClock) else None
+            if pacer is not None:
+                pacers.append(pacer)
             receiver = pacer or callbacks
             feed = MarketFeed(
                 settings.openalgo_ws_url,
@@ -249,11 +261,24 @@ def _trade(
                         router.ask(order_actor(option_type), StopEntries(time=clock.now()), timeout=60)
                     except Exception as exc:  # noqa: BLE001 - stopping must go on
                         logger.error("cancelling the {} entries failed: {!r}", option_type, exc)
-            trades = router.ask(PORTFOLIO, GetTrades(), timeout=30)
+            try:
+                trades: list | None = router.ask(PORTFOLIO, GetTrades(), timeout=30)
+            except Exception as exc:  # noqa: BLE001 - stopping must go on
+                logger.error("the trades could not be read from the portfolio: {!r}", exc)
+                trades = None
         finally:
             if progress is not None:
                 progress.stop()
-            graph.stop()
+            # The inputs stop first, while the actors run: the timers (else they fire at actors already
+            # gone), and the paced feed, whose thread may be waiting for the actors to go quiet, which they
+            # would not while the FeedActor, stopping, waited for that thread (5 s).
+            clock.stop()
+            for pacer in pacers:
+                pacer.stop()
+            graph.stop()  # every actor stopped; the journal is closed after it, on leaving this block
+        if trades is None:
+            print("WARNING: the trades are unknown; see the journal and the positions at the broker.", file=out)
+            trades = []
         open_positions = [t for t in trades if t.exit_price is None]
         out.write(render_sessions([(f"{day.isoformat()}  {plan.broker}", trades)]))
         summary = store.summary(day)

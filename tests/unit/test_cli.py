@@ -1,10 +1,15 @@
-"""The command line: every command is documented, bad input gets a clear error and exit 2."""
+"""The command line: every command is documented, bad input gets a clear error and exit 2; how signals stop it."""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+
 import pytest
+from loguru import logger
 
 import run
+from tests.waiting import wait_for
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,3 +72,49 @@ def test_sim_and_demo_take_a_fill_model_and_refuse_an_unknown_one(capsys: pytest
     with pytest.raises(SystemExit):
         parser.parse_args(["demo", "--fill-model", "ideal"])
     assert "invalid choice: 'ideal'" in capsys.readouterr().err
+
+
+@pytest.fixture
+def handlers_kept() -> Iterator[None]:
+    """This process's SIGINT and SIGTERM handlers as they were before the test (StopSignals keeps its own after a
+    signal, as the program it runs ends then)."""
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+
+
+@pytest.fixture
+def warned() -> Iterator[list[str]]:
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="WARNING")
+    yield lines
+    logger.remove(sink)
+
+
+def test_the_first_signal_stops_and_a_later_one_is_logged_and_ignored(handlers_kept: None, warned: list[str]) -> None:
+    called: list[str] = []
+    with run.StopSignals("it stops") as signals:
+        signals.on_stop(lambda: called.append(signals.name))
+        signal.raise_signal(signal.SIGTERM)
+        wait_for(signals.event.is_set, what="the stop")
+        signal.raise_signal(signal.SIGINT)  # nothing is raised here: stopping goes on
+        signal.raise_signal(signal.SIGTERM)
+        later: list[str] = []
+        signals.on_stop(lambda: later.append("at once"))
+    # leaving it logs what came before
+    assert called == ["SIGTERM"] and later == ["at once"] and signals.signum == signal.SIGTERM
+    assert warned == [
+        "SIGTERM: stopping (it stops)",
+        "already stopping; SIGINT ignored (it stops)",
+        "already stopping; SIGTERM ignored (it stops)",
+    ]
+    assert signal.getsignal(signal.SIGINT) == signal.getsignal(signal.SIGTERM) == signal.SIG_IGN, "until the end"
+
+
+def test_without_a_signal_the_previous_handlers_come_back(handlers_kept: None) -> None:
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with run.StopSignals("it stops") as signals:
+        assert signal.getsignal(signal.SIGINT) == signals._handler == signal.getsignal(signal.SIGTERM)
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert not signals.event.is_set() and signals.name == ""

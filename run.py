@@ -279,6 +279,10 @@ def _sim(args: argparse.Namespace, settings: Settings) -> int:
             print("Ctrl-C stops it.", flush=True)
             while not signals.event.is_set() and not server.wait_until_done(timeout=0.5):
                 pass
+            if not signals.event.is_set():
+                # it goes on serving: traders read /sim/clock's "done" and the books after the session's end
+                print("the session is over; its books are still served. Ctrl-C stops it.", flush=True)
+                signals.event.wait()
         finally:
             server.stop()
     return 0

@@ -25,19 +25,19 @@ from actors.feed import FeedActor
 from actors.names import FEED, PORTFOLIO, order_actor
 from actors.order import order_update_listener
 from actors.supervisor import ActorSpec, Graph
-from broker.gateway import BrokerGateway
+from broker.gateway import CLOCK_SKEW, BrokerGateway
 from broker.openalgo_rest import OpenAlgoClient
 from broker.openalgo_ws import MarketFeed
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
 from live.pacing import QUIET_TIMEOUT, Pacer
-from live.preflight import PreflightError, SessionPlan, preflight
+from live.preflight import Ours, PreflightError, SessionPlan, preflight
 from live.progress import SessionProgress
 from messages.market import Bar
 from messages.orders import StopEntries
 from messages.portfolio import GetTrades
 from persistence.event_log import EventLog
-from persistence.journal_store import JournalStore
+from persistence.journal_store import JournalError, JournalStore
 from replay.report import render_sessions
 from strategy.session import at
 
@@ -144,7 +144,16 @@ def run_live(
             print(f"Nothing to trade: {closed} ({now:%Y-%m-%d %H:%M} IST).", file=out)
             return 0
         try:
-            plan = preflight(client, settings, now.date(), options.expiry, options.atm, options.switch_to_analyzer)
+            # what the day's journal holds is ours: a restart takes it over (the actors' recovery)
+            with JournalStore(settings.db_path) as store:
+                ours = Ours.from_journal(store, now.date())
+        except JournalError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            plan = preflight(
+                client, settings, now.date(), options.expiry, options.atm, options.switch_to_analyzer, ours=ours
+            )
         except PreflightError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -186,6 +195,8 @@ def _trade(
             # the server's limits are per (simulated) second: scale with the clock
             orders_per_second=None if options.dry_run else ORDERS_PER_SECOND * clock.speed,
             reads_per_second=READS_PER_SECOND * clock.speed,
+            # order-book times are the broker's: against a fast simulator, ours follows it only so closely
+            clock_skew=clock.span(CLOCK_SKEW.total_seconds()),
         )
         key = settings.openalgo_api_key.get_secret_value()
         instruments = [(symbol, settings.exchange) for symbol in plan.symbols]

@@ -282,21 +282,28 @@ class BrokerGateway:
 
     def _same_terms(self, row: OrderSnapshot, request: OrderRequest) -> bool:
         """Whether ``row`` has ``request``'s terms, as :meth:`_find_placed` says."""
-        pricetype = str(row.pricetype).upper()
-        if not (
-            row.symbol == request.symbol
-            and row.exchange == request.exchange
-            and row.product == request.product
-            and row.action == request.action
-            and row.quantity == request.quantity
-            and pricetype == request.pricetype
-        ):
-            return False
-        if pricetype in _LIMIT_PRICED and abs(row.price - request.price) > _PRICE_EPS:
-            return False
-        if pricetype != "MARKET" and abs(row.trigger_price - request.trigger_price) > _PRICE_EPS:
-            return False
-        return not (row.strategy and self._strategy and row.strategy != self._strategy)
+        return same_terms(row, request, self._strategy)
+
+
+def same_terms(row: OrderSnapshot, request: OrderRequest, strategy: str | None) -> bool:
+    """Whether the order-book ``row`` has ``request``'s terms (see :meth:`BrokerGateway._find_placed`):
+    symbol, exchange, product, action, quantity, price type; the limit price of LIMIT and SL orders,
+    the trigger of all but MARKET, never a MARKET order's price; the strategy tag where both have one."""
+    pricetype = str(row.pricetype).upper()
+    if not (
+        row.symbol == request.symbol
+        and row.exchange == request.exchange
+        and row.product == request.product
+        and row.action == request.action
+        and row.quantity == request.quantity
+        and pricetype == request.pricetype
+    ):
+        return False
+    if pricetype in _LIMIT_PRICED and abs(row.price - request.price) > _PRICE_EPS:
+        return False
+    if pricetype != "MARKET" and abs(row.trigger_price - request.trigger_price) > _PRICE_EPS:
+        return False
+    return not (row.strategy and strategy and row.strategy != strategy)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -25,6 +25,7 @@ from actors.feed import FeedActor
 from actors.names import FEED, PORTFOLIO, order_actor
 from actors.order import order_update_listener
 from actors.supervisor import ActorSpec, Graph
+from broker.base import BrokerError
 from broker.gateway import CLOCK_SKEW, BrokerGateway
 from broker.openalgo_rest import OpenAlgoClient
 from broker.openalgo_ws import MarketFeed
@@ -32,6 +33,7 @@ from broker.simulated import SimulatedBroker
 from config.settings import Settings
 from live.pacing import QUIET_TIMEOUT, Pacer
 from live.preflight import Ours, PreflightError, SessionPlan, preflight
+from live.settle import settle_intents
 from live.progress import SessionProgress
 from messages.market import Bar
 from messages.orders import StopEntries
@@ -144,11 +146,18 @@ def run_live(
             print(f"Nothing to trade: {closed} ({now:%Y-%m-%d %H:%M} IST).", file=out)
             return 0
         try:
-            # what the day's journal holds is ours: a restart takes it over (the actors' recovery)
+            # what the day's journal holds is ours: a restart takes it over (the actors' recovery),
+            # once the placements a crash left unanswered are settled from the order book
             with JournalStore(settings.db_path) as store:
+                if store.unsettled_intents(now.date()):
+                    settle_intents(store, now.date(), client.order_book(), settings, now, clock.span(CLOCK_SKEW.total_seconds()))
                 ours = Ours.from_journal(store, now.date())
         except JournalError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except BrokerError as exc:
+            print(f"error: placements were left unanswered and the order book cannot be read to settle them: {exc}",
+                  file=sys.stderr)
             return 2
         try:
             plan = preflight(

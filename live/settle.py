@@ -1,0 +1,110 @@
+"""Settling, at a restart, the placements a crash left without an answer (architecture.md, crash-only).
+
+An order intent is committed before its request leaves; the answer is
+written after. An intent still ``sent`` is an unknown outcome: the request
+may have reached the broker. It is settled from the broker's order book,
+never sent again: the order it placed is the row with its terms
+(:func:`broker.gateway.same_terms`: never a MARKET order's price) timed at
+or after the intent (less the clock skew) that the journal does not know
+yet. Found, it is journaled as placed, so the actors' recovery takes it
+over; not found, the intent is settled as failed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from loguru import logger
+
+from broker.base import OrderRequest, OrderSnapshot
+from broker.gateway import CLOCK_SKEW, same_terms
+from config.settings import Settings
+from messages.base import IST
+from messages.orders import OrderIntent, OrderSent
+from persistence.journal_store import JournalStore
+
+
+def settle_intents(
+    store: JournalStore,
+    day: date,
+    book: list[OrderSnapshot],
+    settings: Settings,
+    now: datetime,
+    clock_skew: timedelta = CLOCK_SKEW,
+) -> list[str]:
+    """Settle the day's unanswered placements from ``book``; returns one line per intent settled.
+
+    Each found order is journaled (``OrderSent`` place, then the intent
+    ``placed``); each not found, the intent ``failed``. Times IST.
+    """
+    intents = store.unsettled_intents(day)
+    if not intents:
+        return []
+    known = {row["orderid"] for row in store.orders(day)}
+    lines = []
+    for intent in intents:
+        request = OrderRequest(
+            symbol=intent["symbol"],
+            action=intent["action"],
+            quantity=intent["quantity"],
+            pricetype=intent["pricetype"],
+            price=intent["price"],
+            trigger_price=intent["trigger_price"],
+            exchange=settings.exchange,
+            product=settings.product,
+        )
+        earliest = intent["sent_at"] - clock_skew
+        rows = [
+            row
+            for row in book
+            if row.orderid not in known
+            and row.timestamp is not None
+            and _aware(row.timestamp) >= earliest
+            and same_terms(row, request, settings.strategy_name)
+        ]
+        event = OrderIntent(
+            time=now,
+            intent_id=intent["intent_id"],
+            state="failed",
+            role=intent["role"],
+            symbol=intent["symbol"],
+            action=intent["action"],
+            pricetype=intent["pricetype"],
+            trigger_price=intent["trigger_price"],
+            price=intent["price"],
+            quantity=intent["quantity"],
+            position_id=intent["position_id"],
+        )
+        if not rows:
+            store.record(event.model_copy(update={"error": "not in the broker's order book at the restart: not placed"}))
+            lines.append(f"intent {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']}): not placed")
+            continue
+        found = min(rows, key=lambda row: abs(_aware(row.timestamp) - intent["sent_at"]))
+        known.add(found.orderid)
+        store.record(
+            OrderSent(
+                time=intent["sent_at"],
+                op="place",
+                role=intent["role"],
+                orderid=found.orderid,
+                symbol=intent["symbol"],
+                action=intent["action"],
+                pricetype=intent["pricetype"],
+                trigger_price=intent["trigger_price"],
+                price=intent["price"],
+                quantity=intent["quantity"],
+                position_id=intent["position_id"],
+            )
+        )
+        store.record(event.model_copy(update={"state": "placed", "orderid": found.orderid}))
+        lines.append(
+            f"intent {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']}): "
+            f"placed as {found.orderid} ({found.status}), taken over"
+        )
+    for line in lines:
+        logger.warning("restart: {}", line)
+    return lines
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)

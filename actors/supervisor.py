@@ -193,6 +193,7 @@ class Graph:
         """
         self.trading = True
         now = self.clock.now()
+        logger.info("warm-up done: trading from {:%H:%M:%S} IST", now)
         for option_type in ("CE", "PE"):
             try:
                 self.router.ask(order_actor(option_type), StartTrading(time=now), timeout=START_TRADING_WAIT)

@@ -19,7 +19,7 @@ from broker.base import (
     OrderSnapshot,
     PositionRow,
 )
-from messages.base import IST
+from broker.feed_parse import to_ist_aware
 
 T = TypeVar("T")
 
@@ -244,28 +244,11 @@ class BrokerGateway:
         lock, so no later look-up can take it again.
         """
         book = self.broker.order_book()
-        sent = _aware(sent_at)
-        earliest = sent - self._clock_skew
-        candidates: list[tuple[OrderSnapshot, datetime]] = []
-        for row in book:
-            if not self._same_terms(row, request):
-                continue
-            if row.timestamp is None:
-                logger.warning(
-                    "order {} matches the lost placement of {} {} but has no time: not taken (it may be older)",
-                    row.orderid,
-                    request.action,
-                    request.symbol,
-                )
-                continue
-            when = _aware(row.timestamp)
-            if when >= earliest:
-                candidates.append((row, when))
         with self._known_lock:
-            fresh = [(row, when) for row, when in candidates if row.orderid not in self._known]
+            fresh = placements(book, request, sent_at, self._clock_skew, self._strategy, self._known)
             if not fresh:
                 return None
-            chosen, _ = min(fresh, key=lambda pair: abs(pair[1] - sent))  # the first listed on a tie
+            chosen = fresh[0]
             self._known.add(chosen.orderid)
         if len(fresh) > 1:
             logger.warning(
@@ -276,14 +259,9 @@ class BrokerGateway:
                 sent_at,
                 chosen.orderid,
                 chosen.timestamp,
-                ", ".join(f"{row.orderid} ({row.timestamp})" for row, _ in fresh if row is not chosen),
+                ", ".join(f"{row.orderid} ({row.timestamp})" for row in fresh[1:]),
             )
         return chosen.orderid
-
-    def _same_terms(self, row: OrderSnapshot, request: OrderRequest) -> bool:
-        """Whether ``row`` has ``request``'s terms, as :meth:`_find_placed` says."""
-        return same_terms(row, request, self._strategy)
-
 
 def same_terms(row: OrderSnapshot, request: OrderRequest, strategy: str | None) -> bool:
     """Whether the order-book ``row`` has ``request``'s terms (see :meth:`BrokerGateway._find_placed`):
@@ -306,9 +284,41 @@ def same_terms(row: OrderSnapshot, request: OrderRequest, strategy: str | None) 
     return not (row.strategy and strategy and row.strategy != strategy)
 
 
-def _aware(moment: datetime) -> datetime:
-    """``moment``, a naive one read as IST wall-clock time (as the order-book parser does)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)
+def placements(
+    book: list[OrderSnapshot],
+    request: OrderRequest,
+    sent_at: datetime,
+    clock_skew: timedelta,
+    strategy: str | None,
+    exclude: set[str] | frozenset[str],
+) -> list[OrderSnapshot]:
+    """The rows of ``book`` that can be ``request``'s placement sent at ``sent_at``, nearest in time first.
+
+    A row qualifies with :func:`same_terms`, a time no earlier than
+    ``sent_at`` less ``clock_skew`` (a row without a time cannot be told from
+    an older identical order: not taken, logged), and an orderid not in
+    ``exclude`` (orders already known to be others). Ties keep book order.
+    Used by the gateway's look-up and by the settling of intents at a restart.
+    """
+    sent = to_ist_aware(sent_at)
+    earliest = sent - clock_skew
+    found: list[tuple[OrderSnapshot, datetime]] = []
+    for row in book:
+        if row.orderid in exclude or not same_terms(row, request, strategy):
+            continue
+        if row.timestamp is None:
+            logger.warning(
+                "order {} matches the lost placement of {} {} but has no time: not taken (it may be older)",
+                row.orderid,
+                request.action,
+                request.symbol,
+            )
+            continue
+        when = to_ist_aware(row.timestamp)
+        if when >= earliest:
+            found.append((row, when))
+    found.sort(key=lambda pair: abs(pair[1] - sent))  # stable: the first listed on a tie
+    return [row for row, _ in found]
 
 
 def _strategy_of(broker: Broker) -> str | None:

@@ -4,9 +4,9 @@ An order intent is committed before its request leaves; the answer is
 written after. An intent still ``sent`` is an unknown outcome: the request
 may have reached the broker. It is settled from the broker's order book,
 never sent again: the order it placed is the row with its terms
-(:func:`broker.gateway.same_terms`: never a MARKET order's price) timed at
-or after the intent (less the clock skew) that the journal does not know
-yet. Found, it is journaled as placed, so the actors' recovery takes it
+(:func:`broker.gateway.placements`, as the gateway's own look-up: never a
+MARKET order's price) timed at or after the intent (less the clock skew)
+that the journal does not know yet. Found, it is journaled as placed, so the actors' recovery takes it
 over; not found, the intent is settled as failed.
 """
 
@@ -17,9 +17,8 @@ from datetime import date, datetime, timedelta
 from loguru import logger
 
 from broker.base import OrderRequest, OrderSnapshot
-from broker.gateway import CLOCK_SKEW, same_terms
+from broker.gateway import CLOCK_SKEW, placements
 from config.settings import Settings
-from messages.base import IST
 from messages.orders import OrderIntent, OrderSent
 from persistence.journal_store import JournalStore
 
@@ -53,15 +52,7 @@ def settle_intents(
             exchange=settings.exchange,
             product=settings.product,
         )
-        earliest = intent["sent_at"] - clock_skew
-        rows = [
-            row
-            for row in book
-            if row.orderid not in known
-            and row.timestamp is not None
-            and _aware(row.timestamp) >= earliest
-            and same_terms(row, request, settings.strategy_name)
-        ]
+        rows = placements(book, request, intent["sent_at"], clock_skew, settings.strategy_name, known)
         event = OrderIntent(
             time=now,
             intent_id=intent["intent_id"],
@@ -79,7 +70,7 @@ def settle_intents(
             store.record(event.model_copy(update={"error": "not in the broker's order book at the restart: not placed"}))
             lines.append(f"intent {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']}): not placed")
             continue
-        found = min(rows, key=lambda row: abs(_aware(row.timestamp) - intent["sent_at"]))
+        found = rows[0]
         known.add(found.orderid)
         store.record(
             OrderSent(
@@ -105,6 +96,3 @@ def settle_intents(
         logger.warning("restart: {}", line)
     return lines
 
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=IST)

@@ -19,15 +19,14 @@ from actors.base import ActorContext, BaseActor, Router
 from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from broker.base import BrokerError, OrderListener, OrderNotCancellable, OrderRejected, OrderRequest, OrderSnapshot
 from broker.gateway import BrokerGateway
-from persistence.journal_store import JournalStore
 from messages.base import OptionType, OrderRole, option_type_of
 from messages.market import GetSwingState, SwingState, Tick
 from messages.orders import (
     FINAL_STATUSES,
     FlattenAll,
-    OrderIntent,
     Flattened,
     OrderFilled,
+    OrderIntent,
     OrderSent,
     OrderUpdate,
     PollDue,
@@ -40,9 +39,11 @@ from messages.orders import (
 from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
 from messages.signals import EntryCandidate, EntryIntent
 from messages.system import Alert, Stop
+from persistence.journal_store import JournalStore
 from strategy.entry_plan import WorkingEntry, plan_entry
 from strategy.prices import ceil_tick
 from strategy.session import ONE_MINUTE, at, minute_start
+
 
 class JournalNotConfirmed(BrokerError):
     """Not a broker answer: the journal did not confirm an entry's intent, so nothing was sent."""
@@ -78,10 +79,6 @@ class _Order:
     crossing_checked: bool = False
     #: entries: when it triggered (a trade at or below its trigger, or the broker said so)
     triggered_at: datetime | None = None
-    #: entries: when a triggered entry's unfilled rest is cancelled (its bar's close + the grace)
-    rest_until: datetime | None = None
-    #: entries: a TriggeredEntryDue is pending
-    rest_scheduled: bool = False
 
     @property
     def final(self) -> bool:
@@ -98,6 +95,11 @@ class _Position:
     open_quantity: int = 0
     stops: list[_Order] = field(default_factory=list)
     exits: list[_Order] = field(default_factory=list)
+
+    @staticmethod
+    def working(orders: list[_Order]) -> int:
+        """Contracts still to fill in ``orders`` (the working ones)."""
+        return sum(o.quantity - o.filled_quantity for o in orders if not o.final)
 
 
 class OrderActor(BaseActor):
@@ -263,8 +265,7 @@ class OrderActor(BaseActor):
 
     def _protect_gap(self, position: _Position) -> None:
         """A stop for whatever open quantity no working stop or exit covers (no position without its stop)."""
-        covered = sum(o.quantity - o.filled_quantity for o in position.stops + position.exits if not o.final)
-        gap = position.open_quantity - covered
+        gap = position.open_quantity - _Position.working(position.stops + position.exits)
         if gap > 0 and position.position_id in self.positions:
             self._alert("critical", f"position {position.position_id} {position.symbol}: x{gap} without a stop; placing one")
             self._protect(position, gap)
@@ -301,7 +302,6 @@ class OrderActor(BaseActor):
         entry = self.entry
         if entry is None or entry.orderid != due.orderid or entry.final:
             return
-        entry.rest_scheduled = False
         self._end_rest(entry)
 
     def on_order_update(self, update: OrderUpdate) -> None:
@@ -377,10 +377,7 @@ class OrderActor(BaseActor):
         if entry is not None and action in ("cancel", "modify", "defer_switch", "switch"):
             self._learn_trigger(entry)
         if entry is not None and entry.triggered_at is not None:
-            # the break was the entry: it rests until it fills or its bar closes (strategy.md §5)
-            if entry.rest_until is not None and self.clock.now() >= entry.rest_until and not entry.rest_scheduled:
-                self._end_rest(entry)  # an earlier cancel failed: try again
-            return
+            return  # the break was the entry: it rests until it fills or its bar closes (strategy.md §5)
         if action == "keep" and entry is not None and self.desired is not None and self.desired.symbol == entry.symbol:
             entry.candidate = self.desired
         elif action == "cancel":
@@ -445,12 +442,9 @@ class OrderActor(BaseActor):
         trade at or below the trigger of an unbroken one (off the tick grid)
         or no answer only means "not now".
         """
-        try:
-            state: SwingState = self.ask(
-                symbol_actor(best.symbol), GetSwingState(swing_bar_time=best.swing_bar_time), timeout=10.0
-            )
-        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
-            logger.warning("{}: no answer from {} ({}); not entering now", self.name, best.symbol, exc)
+        state = self._swing_state(best.symbol, best.swing_bar_time)
+        if state is None:
+            logger.warning("{}: no answer from {}; not entering now", self.name, best.symbol)
             return False
         if state.swing == "broken":
             logger.info("{}: the swing low {} of {} has broken; not entering", self.name, best.swing_price, best.symbol)
@@ -475,15 +469,20 @@ class OrderActor(BaseActor):
         """
         if entry.triggered_at is not None or entry.candidate is None:
             return
-        try:
-            state: SwingState = self.ask(
-                symbol_actor(entry.symbol), GetSwingState(swing_bar_time=entry.candidate.swing_bar_time), timeout=10.0
-            )
-        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
-            logger.warning("{}: no answer from {} ({}); entry {} taken as not triggered", self.name, entry.symbol, exc, entry.orderid)
+        state = self._swing_state(entry.symbol, entry.candidate.swing_bar_time)
+        if state is None:
+            logger.warning("{}: no answer from {}; entry {} taken as not triggered", self.name, entry.symbol, entry.orderid)
             return
         if state.swing == "broken":
             self._triggered(entry, min(state.broken_at or self.clock.now(), self.clock.now()))
+
+    def _swing_state(self, symbol: str, swing_bar_time: datetime) -> SwingState | None:
+        """The symbol's current state about one swing low (an ask to its SymbolActor); None without an answer."""
+        try:
+            return self.ask(symbol_actor(symbol), GetSwingState(swing_bar_time=swing_bar_time), timeout=10.0)
+        except (pykka.ActorDeadError, pykka.Timeout, TimeoutError) as exc:
+            logger.warning("{}: {} did not answer: {!r}", self.name, symbol_actor(symbol), exc)
+            return None
 
     def _triggered(self, entry: _Order, moment: datetime) -> None:
         """The entry's trigger was reached at ``moment``: from now on it rests until it fills,
@@ -491,11 +490,10 @@ class OrderActor(BaseActor):
         if entry.triggered_at is not None or entry.final:
             return
         entry.triggered_at = moment
-        entry.rest_until = minute_start(moment) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
-        self._schedule_rest_end(entry, entry.rest_until)
+        bar_close = minute_start(moment) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
+        self._schedule_rest_end(entry, bar_close)
 
     def _schedule_rest_end(self, entry: _Order, due: datetime) -> None:
-        entry.rest_scheduled = True
         self.clock.schedule(due, self.name, TriggeredEntryDue(orderid=entry.orderid, time=due), late=True)
 
     def _end_rest(self, entry: _Order) -> None:
@@ -742,16 +740,15 @@ class OrderActor(BaseActor):
             "cancelling it and closing at MARKET",
         )
         if self._cancel(stop):
-            pending = sum(o.quantity - o.filled_quantity for o in position.exits if not o.final)
-            rest = min(stop.quantity, position.open_quantity - pending)
+            rest = min(stop.quantity, position.open_quantity - _Position.working(position.exits))
             if rest > 0:
                 self._market_exit(position, rest, "stop_not_kept")
+
     def _close_position(self, position: _Position, reason: str) -> None:
         for stop in position.stops:
             if not stop.final:
                 self._cancel(stop)
-        pending = sum(o.quantity - o.filled_quantity for o in position.exits if not o.final)
-        remaining = position.open_quantity - pending
+        remaining = position.open_quantity - _Position.working(position.exits)
         if position.position_id in self.positions and remaining > 0:
             self._market_exit(position, remaining, reason)
 
@@ -819,7 +816,6 @@ class OrderActor(BaseActor):
             raise
         self.tell(JOURNAL, intent.model_copy(update={"state": "placed", "orderid": orderid}))
         return orderid
-
 
     def _cancel(self, order: _Order) -> bool:
         """Cancel ``order``. True when the broker took the cancel; otherwise its state is refreshed."""

@@ -71,6 +71,14 @@ class _Position:
     def r(self) -> float:
         return r_multiple(self.pnl, self.risk)
 
+    def take_exit(self, quantity: int, price: float) -> None:
+        """``quantity`` contracts (at most what is open) bought back at ``price`` rupees."""
+        qty = min(quantity, self.open_quantity)
+        self.open_quantity -= qty
+        self.realized_pnl += short_pnl(self.entry_price, price, qty)
+        self.exit_quantity += qty
+        self.exit_value += price * qty
+
     @property
     def exit_price(self) -> float | None:
         return self.exit_value / self.exit_quantity if self.exit_quantity else None
@@ -83,7 +91,8 @@ class PortfolioActor(BaseActor):
 
     Out: :class:`PositionEvent`, :class:`Halted`, :class:`SessionSummary`,
     :class:`Alert` to the Journal; :class:`OpenSymbols` to the FilterSupervisor
-    whenever the symbols with an open position change, and at each reconciliation; :class:`FlattenAll` to the CE OrderActor and,
+    whenever the symbols with an open position change, and at each
+    reconciliation; :class:`FlattenAll` to the CE OrderActor and,
     once it reports :class:`Flattened`, to the PE OrderActor (one after the
     other, so the two never race for the broker); :class:`ReconcileSymbol` on a
     mismatch with the broker's position book.
@@ -165,12 +174,8 @@ class PortfolioActor(BaseActor):
                 entry_time=row["opened_at"], quantity=row["quantity"], entry_price=row["entry_price"],
                 sl_price=row["sl_price"], open_quantity=row["quantity"], last_price=row["entry_price"],
             )
-            for fill in exits.get(pos.position_id, []):
-                qty = min(fill["filled_quantity"], pos.open_quantity)
-                pos.open_quantity -= qty
-                pos.realized_pnl += short_pnl(pos.entry_price, fill["average_price"], qty)
-                pos.exit_quantity += qty
-                pos.exit_value += fill["average_price"] * qty
+            for order in exits.get(pos.position_id, []):
+                pos.take_exit(order["filled_quantity"], order["average_price"])
             self.positions[pos.position_id] = pos
         if self.positions:
             logger.info(
@@ -237,11 +242,7 @@ class PortfolioActor(BaseActor):
         if pos is None or pos.open_quantity == 0:
             logger.warning("exit fill for unknown or closed position {}", fill.position_id)
             return
-        qty = min(fill.quantity, pos.open_quantity)
-        pos.open_quantity -= qty
-        pos.realized_pnl += short_pnl(pos.entry_price, fill.price, qty)
-        pos.exit_quantity += qty
-        pos.exit_value += fill.price * qty
+        pos.take_exit(fill.quantity, fill.price)
         pos.reason = fill.reason
         if pos.open_quantity == 0:
             pos.exit_time = fill.time

@@ -96,7 +96,7 @@ class SymbolActor(BaseActor):
             level = "DEBUG" if reason in EXPECTED_DROPS else "WARNING"
             logger.log(
                 level,
-                "{}: dropped a tick ({}): {} at {}, volume {}; later ones are counted in the heartbeat",
+                "{}: dropped a tick ({}): {} at {}, volume {}; later ones are only counted",
                 tick.symbol, reason, tick.ltp, tick.time.isoformat(), tick.volume,
             )
 

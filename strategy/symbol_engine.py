@@ -103,15 +103,14 @@ class SymbolEngine:
         if problem:
             return self._reject(problem)
         closed, applied = self.builder.on_tick(moment, price, cum_volume)
-        self.last_rejection = "" if applied else "out_of_order"
-        if not applied:
-            self.rejected["out_of_order"] += 1
+        if not applied:  # the builder closes no bar for a tick it drops
+            return self._reject("out_of_order")
+        self.last_rejection = ""
         signals: list[Signal] = []
         if closed is not None:
             self._on_bar_closed(closed, moment, signals)
-        if applied:
-            self.last_price, self.last_time = price, moment
-            self._on_trade(price, moment, signals)
+        self.last_price, self.last_time = price, moment
+        self._on_trade(price, moment, signals)
         return signals
 
     def on_clock(self, now: datetime) -> list[Signal]:

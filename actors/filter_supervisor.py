@@ -15,6 +15,7 @@ from messages.signals import (
     EntryCandidate,
     EntryIntent,
     PublishDue,
+    ResendBest,
     SymbolSignals,
 )
 from strategy.pool import CandidatePool
@@ -22,7 +23,8 @@ from strategy.pool import CandidatePool
 
 class FilterSupervisor(BaseActor):
     """In: :class:`SymbolSignals` from the SymbolActors, :class:`OpenSymbols` from the
-    PortfolioActor, :class:`PublishDue` (its own timer), :class:`SessionEndDue`.
+    PortfolioActor, :class:`PublishDue` (its own timer), :class:`SessionEndDue`,
+    :class:`ResendBest` (a restarted OrderActor asks: it gets the last :class:`EntryIntent` again).
 
     Out: every decision to the Journal. Stage 3 runs once per instant
     (strategy.md §4): the first input that changes the pool schedules a
@@ -48,6 +50,7 @@ class FilterSupervisor(BaseActor):
             OpenSymbols: self.on_open_symbols,
             PublishDue: self.on_publish_due,
             SessionEndDue: self.on_session_end,
+            ResendBest: self.on_resend_best,
         }
 
     def on_signals(self, batch: SymbolSignals) -> None:
@@ -73,6 +76,10 @@ class FilterSupervisor(BaseActor):
         for option_type in ("CE", "PE"):
             if option_type in changed:
                 self._publish(option_type, due.time)
+
+    def on_resend_best(self, ask: ResendBest) -> None:
+        t = ask.option_type
+        self.tell(order_actor(t), EntryIntent(option_type=t, candidate=self.sent[t], time=self.clock.now()))
 
     def on_session_end(self, due: SessionEndDue) -> None:
         self.ended = True

@@ -9,14 +9,13 @@ when told to flatten or when a stop cannot be placed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pykka
 from loguru import logger
 
 from actors.base import ActorContext, BaseActor, Router
-from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
+from actors.names import FILTER, JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from broker.base import BrokerError, OrderListener, OrderNotCancellable, OrderRejected, OrderRequest, OrderSnapshot
 from broker.gateway import BrokerGateway
 from messages.base import OptionType, OrderRole, option_type_of
@@ -36,10 +35,12 @@ from messages.orders import (
     SwitchDue,
     TriggeredEntryDue,
 )
-from messages.portfolio import EntryFilled, ExitFilled, ReleaseEntry, ReserveEntry
-from messages.signals import EntryCandidate, EntryIntent
+from messages.portfolio import EntryFilled, EntryReservation, ExitFilled, ReleaseEntry, ReportReservation, ReserveEntry
+from messages.signals import EntryCandidate, EntryIntent, ResendBest
 from messages.system import Alert, Stop
 from persistence.journal_store import JournalStore
+from state.orders import Grid, OrderState, ShortPosition, TrackedOrder, rebuild
+from state.portfolio import exit_reason
 from strategy.entry_plan import WorkingEntry, plan_entry
 from strategy.prices import ceil_tick
 from strategy.session import ONE_MINUTE, at, minute_start
@@ -49,57 +50,8 @@ class JournalNotConfirmed(BrokerError):
     """Not a broker answer: the journal did not confirm an entry's intent, so nothing was sent."""
 
 
-#: Order statuses the journal writes for an order that is over (``orders.status``).
-JOURNAL_FINAL = frozenset({"cancelled", "complete", "rejected"})
-
 #: How often an unplaced best candidate retries for room in the portfolio.
 ROOM_RETRY = timedelta(seconds=1)
-
-
-@dataclass(slots=True)
-class _Order:
-    """One of our orders at the broker and what we know of it."""
-
-    orderid: str
-    role: OrderRole
-    symbol: str
-    quantity: int
-    trigger_price: float
-    price: float
-    position_id: str | None = None
-    status: str = "open"
-    filled_quantity: int = 0
-    average_price: float = 0.0
-    cancel_requested: bool = False
-    #: the entry's candidate (entries only)
-    candidate: EntryCandidate | None = None
-    #: why an exit order was sent (exits only)
-    reason: str = ""
-    #: a status check was already made for the current trigger crossing
-    crossing_checked: bool = False
-    #: entries: when it triggered (a trade at or below its trigger, or the broker said so)
-    triggered_at: datetime | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-
-@dataclass(slots=True)
-class _Position:
-    """A short position opened by one entry order (``position_id`` = its orderid)."""
-
-    position_id: str
-    symbol: str
-    sl_price: float
-    open_quantity: int = 0
-    stops: list[_Order] = field(default_factory=list)
-    exits: list[_Order] = field(default_factory=list)
-
-    @staticmethod
-    def working(orders: list[_Order]) -> int:
-        """Contracts still to fill in ``orders`` (the working ones)."""
-        return sum(o.quantity - o.filled_quantity for o in orders if not o.final)
 
 
 class OrderActor(BaseActor):
@@ -107,7 +59,8 @@ class OrderActor(BaseActor):
     :class:`SwitchDue`, :class:`TriggeredEntryDue`, :class:`PollDue`, :class:`FlattenAll`,
     :class:`ReconcileSymbol`,
     :class:`StartTrading` (when constructed with ``trading=False`` for a warm-up),
-    :class:`StopEntries` (shutdown: the working entry is cancelled, stops stay).
+    :class:`StopEntries` (shutdown: the working entry is cancelled, stops stay),
+    :class:`ReportReservation` (a restarted portfolio asks).
 
     A triggered entry (strategy.md §5) is left alone until it fills or the
     bar in which it triggered has closed (plus the grace); then what is still
@@ -116,8 +69,8 @@ class OrderActor(BaseActor):
 
     Out: :class:`OrderSent` / :class:`OrderFilled` / :class:`Alert` to the
     Journal; :class:`ReserveEntry` (ask), :class:`ReleaseEntry`,
-    :class:`EntryFilled`, :class:`ExitFilled`, :class:`Flattened` to the
-    PortfolioActor. Broker calls go through the shared :class:`BrokerGateway`.
+    :class:`EntryFilled`, :class:`ExitFilled`, :class:`Flattened`,
+    :class:`EntryReservation` (after its recovery, and when asked) to the PortfolioActor. Broker calls go through the shared :class:`BrokerGateway`.
     """
 
     def __init__(
@@ -137,14 +90,11 @@ class OrderActor(BaseActor):
         #: False during the warm-up from history: intents are kept, not acted on
         self.trading = trading
         self.desired: EntryCandidate | None = None
-        self.entry: _Order | None = None
+        #: the orders, positions and working entry (rebuilt from the journal at start)
+        self.state = OrderState()
         self.reserved = False
         self.halted = False
         self.flatten_reason = ""
-        self.orders: dict[str, _Order] = {}
-        self.positions: dict[str, _Position] = {}
-        #: (symbol, swing bar) pairs already entered or refused: never placed again
-        self.spent: set[tuple[str, datetime]] = set()
         self._switch_scheduled = False
         self._poll_scheduled = False
         self._last_room_try: datetime | None = None
@@ -163,6 +113,7 @@ class OrderActor(BaseActor):
             ReconcileSymbol: self.on_reconcile_symbol,
             StartTrading: self.on_start_trading,
             StopEntries: self.on_stop_entries,
+            ReportReservation: self.on_report_reservation,
         }
 
     def started(self) -> None:
@@ -178,103 +129,60 @@ class OrderActor(BaseActor):
     def _recover(self) -> None:
         """Take over what an earlier actor of this type left: the same path after a crash and a restart.
 
-        From the journal (flushed first): the session's positions of this type
-        that are still open, with their working stops and exits, and a working
-        entry. Then the broker's word on each of those orders (``orderstatus``)
-        goes through the normal update path, so fills that happened meanwhile
-        are journaled, reported and protected. A working entry is cancelled
-        (the filter publishes its best again after the warm-up, and the entry
-        is placed anew if it still is); a position with less stop than open
-        quantity gets a stop for the rest at once.
+        The state comes from the journal (flushed first; :func:`state.orders.rebuild`):
+        the session's open positions of this type with their working stops and
+        exits, and a working entry. Then the broker's word on each of those
+        orders (``orderstatus``) goes through the normal update path, so fills
+        that happened meanwhile are journaled, reported and protected; a
+        position with less stop than open quantity gets a stop for the rest at
+        once. A working entry is kept: once the warm-up is over, what the
+        recomputed pool publishes keeps, modifies or cancels it (strategy.md §5
+        table); a stop, shutdown or halt cancels it as any other. The portfolio
+        hears whether this actor holds an entry reservation.
         """
         assert self.journal is not None
         try:
             self.ask(JOURNAL, Stop(), timeout=10.0)  # everything sent so far is written
         except (pykka.ActorDeadError, pykka.Timeout, TimeoutError):
             logger.warning("{}: the journal did not flush before recovery", self.name)
-        day = self.clock.now().date()
-        rows = [r for r in self.journal.orders(day) if option_type_of(r["symbol"]) == self.option_type]
-        if not rows:
-            return
-        by_position: dict[str, list[dict]] = {}
-        for row in rows:
-            if row["role"] != "entry" and row["position_id"]:
-                by_position.setdefault(row["position_id"], []).append(row)
-        positions = {p["position_id"]: p for p in self.journal.positions(day) if p["state"] == "open"}
-        for entry in (r for r in rows if r["role"] == "entry"):
-            filled = entry["filled_quantity"]
-            working = entry["status"] not in JOURNAL_FINAL
-            if filled == 0 and not working:
-                continue
-            candidate = self._recovered_candidate(entry, positions.get(entry["orderid"]))
-            order = self._adopt(entry, candidate=candidate)
-            if filled > 0:
-                position = _Position(entry["orderid"], entry["symbol"], candidate.sl_price)
-                exited = sum(r["filled_quantity"] for r in by_position.get(entry["orderid"], []))
-                position.open_quantity = max(0, filled - exited)
-                for row in by_position.get(entry["orderid"], []):
-                    if row["status"] not in JOURNAL_FINAL:
-                        adopted = self._adopt(row, position_id=entry["orderid"])
-                        (position.stops if row["role"] == "stop" else position.exits).append(adopted)
-                if position.open_quantity > 0:
-                    self.positions[position.position_id] = position
-            if working:
-                self.entry = order
-        logger.info(
-            "{}: recovered from the journal: {} open positions, {} working entry",
-            self.name, len(self.positions), "a" if self.entry else "no",
-        )
-        for order in list(self.orders.values()):  # the broker's word on each, meanwhile
+        s = self.settings
+        grid = Grid(s.tick_size, s.sl_buffer, s.max_sl_pct, s.lot_size)
+        self.state = rebuild(self.journal, self.clock.now().date(), self.option_type, grid)
+        for text in self.state.warnings:
+            self._alert("critical", text)
+        if self.state.orders:
+            logger.info(
+                "{}: recovered from the journal: {} open positions, {} working entry",
+                self.name, len(self.state.positions), "a" if self.state.entry else "no",
+            )
+        for order in list(self.state.orders.values()):  # the broker's word on each, meanwhile
             if not order.final:
                 self._refresh(order)
-        if self.entry is not None and not self.entry.final:
-            self._cancel_entry()
-        for position in list(self.positions.values()):
+        self.reserved = self.state.entry is not None
+        for position in list(self.state.positions.values()):
             self._protect_gap(position)
-        self._schedule_poll()
+        halted, reason = self.journal.is_halted(self.clock.now().date())
+        if halted:  # the day is over for entries; a flatten the crash interrupted goes on (strategy.md §6)
+            logger.warning("{}: the day is halted ({}); no entries, nothing left open", self.name, reason)
+            self._flatten(exit_reason(reason))
+        self.defer(PORTFOLIO, EntryReservation(option_type=self.option_type, held=self.reserved, time=self.clock.now()))
+        if self.state.orders:
+            self._schedule_poll()
+        if self.router.ref(FILTER) is not None:  # restarted alone: an intent sent meanwhile was lost
+            self.tell(FILTER, ResendBest(option_type=self.option_type, time=self.clock.now()))
 
-    def _adopt(self, row: dict, candidate: EntryCandidate | None = None, position_id: str | None = None) -> _Order:
-        """An order of the journal, as this actor tracks it (its status as the journal last knew it)."""
-        order = _Order(
-            row["orderid"], row["role"], row["symbol"], row["quantity"], row["trigger_price"], row["price"],
-            position_id=position_id or row["position_id"],
-            status="trigger pending" if row["status"] not in JOURNAL_FINAL else "complete",
-            filled_quantity=row["filled_quantity"], average_price=row["average_price"], candidate=candidate,
-        )
-        self.orders[order.orderid] = order
-        return order
-
-    def _recovered_candidate(self, entry: dict, position: dict | None) -> EntryCandidate:
-        """What an adopted entry was placed for: its stop from the position or the filter's last ``best``."""
-        assert self.journal is not None
-        sl_price = position["sl_price"] if position else None
-        if sl_price is None:
-            best = self.journal.last_best(entry["created_at"].date(), entry["symbol"], entry["created_at"])
-            sl_price = best["sl_price"] if best and best["sl_price"] else None
-        if sl_price is None:
-            # never without a stop: the widest the strategy allows (stage 2, MAX_SL_PCT)
-            sl_price = ceil_tick(entry["trigger_price"] * (1 + self.settings.max_sl_pct), self.settings.tick_size)
-            self._alert("critical", f"entry {entry['orderid']} {entry['symbol']}: its stop is not in the journal; using {sl_price}")
-        swing = entry["trigger_price"] + self.settings.tick_size
-        return EntryCandidate(
-            symbol=entry["symbol"], option_type=self.option_type, swing_price=round(swing, 2),
-            swing_bar_time=entry["created_at"], highest_high=round(sl_price - self.settings.sl_buffer, 2),
-            sl_price=sl_price, sl_points=round(sl_price - swing, 2), lots=max(1, entry["quantity"] // self.settings.lot_size),
-            quantity=entry["quantity"], trigger_price=entry["trigger_price"], limit_price=entry["price"],
-        )
-
-    def _protect_gap(self, position: _Position) -> None:
+    def _protect_gap(self, position: ShortPosition) -> None:
         """A stop for whatever open quantity no working stop or exit covers (no position without its stop)."""
-        gap = position.open_quantity - _Position.working(position.stops + position.exits)
-        if gap > 0 and position.position_id in self.positions:
+        gap = position.unprotected
+        if gap > 0 and position.position_id in self.state.positions:
             self._alert("critical", f"position {position.position_id} {position.symbol}: x{gap} without a stop; placing one")
             self._protect(position, gap)
 
     def watched_symbols(self) -> frozenset[str]:
         """Ticks needed: the working entry's and the best candidate's symbol, and every position's."""
-        symbols = {p.symbol for p in self.positions.values()}
-        if self.entry is not None:
-            symbols.add(self.entry.symbol)
+        symbols = {p.symbol for p in self.state.positions.values()}
+        if self.state.entry is not None:
+            symbols.add(self.state.entry.symbol)
         if self.desired is not None:
             symbols.add(self.desired.symbol)
         return frozenset(symbols)
@@ -291,15 +199,18 @@ class OrderActor(BaseActor):
     def on_stop_entries(self, stop: StopEntries) -> None:
         self.trading = False
         self.desired = None
-        if self.entry is not None:
+        if self.state.entry is not None:
             self._cancel_entry()
+
+    def on_report_reservation(self, ask: ReportReservation) -> None:
+        self.defer(PORTFOLIO, EntryReservation(option_type=self.option_type, held=self.reserved, time=self.clock.now()))
 
     def on_switch_due(self, due: SwitchDue) -> None:
         self._switch_scheduled = False
         self._act(at_bar_close=True)
 
     def on_triggered_entry_due(self, due: TriggeredEntryDue) -> None:
-        entry = self.entry
+        entry = self.state.entry
         if entry is None or entry.orderid != due.orderid or entry.final:
             return
         self._end_rest(entry)
@@ -309,19 +220,19 @@ class OrderActor(BaseActor):
 
     def on_tick(self, tick: Tick) -> None:
         self.last_prices[tick.symbol] = tick.ltp
-        entry = self.entry
+        entry = self.state.entry
         if entry is not None and tick.symbol == entry.symbol and tick.ltp <= entry.trigger_price:
             self._triggered(entry, min(tick.time, self.clock.now()))
             if not entry.crossing_checked:
                 entry.crossing_checked = True
                 self._refresh(entry)
-        for position in [p for p in self.positions.values() if p.symbol == tick.symbol]:
-            # a refresh may close the position (and drop it from self.positions)
+        for position in [p for p in self.state.positions.values() if p.symbol == tick.symbol]:
+            # a refresh may close the position (and drop it from self.state.positions)
             for stop in list(position.stops):
                 if not stop.final and not stop.crossing_checked and tick.ltp >= stop.trigger_price:
                     stop.crossing_checked = True
                     self._refresh(stop)
-        if self.desired is not None and self.entry is None and not self.halted:
+        if self.desired is not None and self.state.entry is None and not self.halted:
             now = self.clock.now()
             if self._last_room_try is None or now - self._last_room_try >= ROOM_RETRY:
                 self._last_room_try = now
@@ -329,7 +240,7 @@ class OrderActor(BaseActor):
 
     def on_poll(self, due: PollDue) -> None:
         self._poll_scheduled = False
-        if not any(not o.final for o in self.orders.values()):
+        if not any(not o.final for o in self.state.orders.values()):
             return
         try:
             book = self.gateway.order_book()
@@ -337,27 +248,31 @@ class OrderActor(BaseActor):
             logger.warning("{}: order-book poll failed: {}", self.name, exc)
             book = []
         for row in book:
-            order = self.orders.get(row.orderid)
+            order = self.state.orders.get(row.orderid)
             if order is not None and (row.status != order.status or row.filled_quantity != order.filled_quantity):
                 self._apply(row.as_update(self.clock.now()))
         self._schedule_poll()
 
     def on_flatten(self, command: FlattenAll) -> None:
-        self.halted = True
-        self.flatten_reason = command.reason
-        self.desired = None
-        if self.entry is not None:
-            self._cancel_entry()
-        for position in sorted(self.positions.values(), key=lambda p: p.position_id):
-            self._close_position(position, command.reason)
+        self._flatten(command.reason)
         self.defer(PORTFOLIO, Flattened(option_type=self.option_type, time=self.clock.now()))
 
+    def _flatten(self, reason: str) -> None:
+        """Halted: cancel the working entry, close every position at MARKET (stops cancelled first)."""
+        self.halted = True
+        self.flatten_reason = reason
+        self.desired = None
+        if self.state.entry is not None:
+            self._cancel_entry()
+        for position in sorted(self.state.positions.values(), key=lambda p: p.position_id):
+            self._close_position(position, reason)
+
     def on_reconcile_symbol(self, check: ReconcileSymbol) -> None:
-        for order in [o for o in self.orders.values() if o.symbol == check.symbol and not o.final]:
+        for order in [o for o in self.state.orders.values() if o.symbol == check.symbol and not o.final]:
             self._refresh(order)
         if check.broker_quantity != 0 or not check.confirmed:
             return
-        for position in [p for p in self.positions.values() if p.symbol == check.symbol]:
+        for position in [p for p in self.state.positions.values() if p.symbol == check.symbol]:
             self._alert("critical", f"broker holds no {check.symbol}; closing position {position.position_id} here")
             for stop in position.stops:
                 if not stop.final:
@@ -369,7 +284,7 @@ class OrderActor(BaseActor):
     def _act(self, at_bar_close: bool) -> None:
         if self.halted or not self.trading:
             return
-        entry = self.entry
+        entry = self.state.entry
         working = (
             WorkingEntry(entry.symbol, entry.trigger_price, entry.quantity, entry.filled_quantity) if entry else None
         )
@@ -397,7 +312,7 @@ class OrderActor(BaseActor):
 
     def _place_entry(self) -> None:
         best = self.desired
-        if best is None or (best.symbol, best.swing_bar_time) in self.spent:
+        if best is None or (best.symbol, best.swing_bar_time) in self.state.spent:
             self._release()
             return
         now = self.clock.now()
@@ -409,7 +324,7 @@ class OrderActor(BaseActor):
             self._last_room_try = now
             if not self._reserve(now):
                 return
-        if best.symbol in {p.symbol for p in self.positions.values()}:
+        if best.symbol in {p.symbol for p in self.state.positions.values()}:
             # stage 3 skips it (strategy.md §4); the filter may not have heard of the position yet
             logger.info("{}: a position in {} is open; not entering it now", self.name, best.symbol)
             self._release()
@@ -423,15 +338,15 @@ class OrderActor(BaseActor):
         except BrokerError as exc:
             self._release()
             if isinstance(exc, OrderRejected):
-                self.spent.add((best.symbol, best.swing_bar_time))
+                self.state.spent.add((best.symbol, best.swing_bar_time))
             self._alert("warning", f"entry {best.symbol} SELL {best.quantity} @ {best.trigger_price} not placed: {exc}")
             return
-        order = _Order(
+        order = TrackedOrder(
             orderid, "entry", best.symbol, best.quantity, best.trigger_price, best.limit_price,
             status="trigger pending", candidate=best,
         )
-        self.orders[orderid] = order
-        self.entry = order
+        self.state.orders[orderid] = order
+        self.state.entry = order
         self._journal_order("place", order, request)
         self._schedule_poll()
 
@@ -448,7 +363,7 @@ class OrderActor(BaseActor):
             return False
         if state.swing == "broken":
             logger.info("{}: the swing low {} of {} has broken; not entering", self.name, best.swing_price, best.symbol)
-            self.spent.add((best.symbol, best.swing_bar_time))
+            self.state.spent.add((best.symbol, best.swing_bar_time))
             return False
         if state.swing == "unknown":
             logger.warning("{}: {} does not know the swing low {} (restarted?); not entering now", self.name, best.symbol, best.swing_price)
@@ -461,7 +376,7 @@ class OrderActor(BaseActor):
             return False
         return True
 
-    def _learn_trigger(self, entry: _Order) -> None:
+    def _learn_trigger(self, entry: TrackedOrder) -> None:
         """Before the entry is changed for a new best: has its swing low broken, i.e. has it triggered?
 
         Usually this actor has seen the trade already; live, the new best can
@@ -484,7 +399,7 @@ class OrderActor(BaseActor):
             logger.warning("{}: {} did not answer: {!r}", self.name, symbol_actor(symbol), exc)
             return None
 
-    def _triggered(self, entry: _Order, moment: datetime) -> None:
+    def _triggered(self, entry: TrackedOrder, moment: datetime) -> None:
         """The entry's trigger was reached at ``moment``: from now on it rests until it fills,
         or until its bar (``moment``'s minute) has closed plus the grace (strategy.md §5)."""
         if entry.triggered_at is not None or entry.final:
@@ -493,10 +408,10 @@ class OrderActor(BaseActor):
         bar_close = minute_start(moment) + ONE_MINUTE + timedelta(seconds=self.settings.bar_grace_seconds)
         self._schedule_rest_end(entry, bar_close)
 
-    def _schedule_rest_end(self, entry: _Order, due: datetime) -> None:
+    def _schedule_rest_end(self, entry: TrackedOrder, due: datetime) -> None:
         self.clock.schedule(due, self.name, TriggeredEntryDue(orderid=entry.orderid, time=due), late=True)
 
-    def _end_rest(self, entry: _Order) -> None:
+    def _end_rest(self, entry: TrackedOrder) -> None:
         """Cancel what a triggered entry has not filled by its bar's close (plus the grace).
 
         If the cancel does not go through and the entry is still working, it
@@ -508,9 +423,9 @@ class OrderActor(BaseActor):
             self.name, entry.orderid, entry.symbol, entry.filled_quantity, entry.quantity,
         )
         self._cancel_entry()
-        if self.entry is entry and not entry.final:
+        if self.state.entry is entry and not entry.final:
             self._schedule_rest_end(entry, self.clock.now() + timedelta(seconds=self.settings.order_poll_seconds))
-        elif self.entry is None:
+        elif self.state.entry is None:
             self._act(at_bar_close=False)
 
     def _entry_request(self, symbol: str, quantity: int, limit: float, trigger: float) -> OrderRequest:
@@ -527,7 +442,7 @@ class OrderActor(BaseActor):
         )
 
     def _modify_entry(self) -> None:
-        entry, best = self.entry, self.desired
+        entry, best = self.state.entry, self.desired
         assert entry is not None and best is not None
         placed = self._entry_request(entry.symbol, entry.quantity, entry.price, entry.trigger_price)
         request = placed.modified(best.quantity, best.limit_price, best.trigger_price)
@@ -538,7 +453,7 @@ class OrderActor(BaseActor):
             return
         except OrderRejected as exc:
             self._alert("warning", f"modify of entry {entry.orderid} refused ({exc}); cancelling it")
-            self.spent.add((best.symbol, best.swing_bar_time))
+            self.state.spent.add((best.symbol, best.swing_bar_time))
             self._cancel_entry()
             return
         except BrokerError as exc:
@@ -551,12 +466,12 @@ class OrderActor(BaseActor):
 
     def _cancel_entry(self, keep_reservation: bool = False) -> bool:
         """Cancel the working entry. True when it is gone and nothing filled."""
-        entry = self.entry
+        entry = self.state.entry
         if entry is None:
             return True
         if not self._cancel(entry):
             return False
-        self.entry = None
+        self.state.entry = None
         if entry.filled_quantity > 0:
             keep_reservation = False
         if not keep_reservation:
@@ -565,7 +480,7 @@ class OrderActor(BaseActor):
 
     # --- order updates -------------------------------------------------------------------
     def _apply(self, update: OrderUpdate) -> None:
-        order = self.orders.get(update.orderid)
+        order = self.state.orders.get(update.orderid)
         if order is None:
             return
         added = update.filled_quantity - order.filled_quantity
@@ -602,15 +517,15 @@ class OrderActor(BaseActor):
         else:
             self._exit_changed(order, added, fill_price, was_final)
 
-    def _entry_changed(self, order: _Order, added: int, was_final: bool) -> None:
+    def _entry_changed(self, order: TrackedOrder, added: int, was_final: bool) -> None:
         candidate = order.candidate
         assert candidate is not None
         if added > 0:
-            self.spent.add((candidate.symbol, candidate.swing_bar_time))
-            position = self.positions.get(order.orderid)
+            self.state.spent.add((candidate.symbol, candidate.swing_bar_time))
+            position = self.state.positions.get(order.orderid)
             if position is None:
-                position = _Position(order.orderid, order.symbol, candidate.sl_price)
-                self.positions[order.orderid] = position
+                position = ShortPosition(order.orderid, order.symbol, candidate.sl_price)
+                self.state.positions[order.orderid] = position
             position.open_quantity += added
             self._protect(position, added)
             if self.halted:
@@ -630,17 +545,17 @@ class OrderActor(BaseActor):
             )
         if not order.final or was_final:
             return
-        if order is self.entry:
-            self.entry = None
+        if order is self.state.entry:
+            self.state.entry = None
             self._release()
         if order.status == "rejected":
-            self.spent.add((candidate.symbol, candidate.swing_bar_time))
+            self.state.spent.add((candidate.symbol, candidate.swing_bar_time))
             self._alert("warning", f"entry {order.orderid} {order.symbol} rejected by the broker")
         if not self.halted:
             self._act(at_bar_close=False)
 
-    def _exit_changed(self, order: _Order, added: int, fill_price: float, was_final: bool) -> None:
-        position = self.positions.get(order.position_id or "")
+    def _exit_changed(self, order: TrackedOrder, added: int, fill_price: float, was_final: bool) -> None:
+        position = self.state.positions.get(order.position_id or "")
         if position is None:
             return
         if added > 0:
@@ -658,13 +573,13 @@ class OrderActor(BaseActor):
                     self._alert("critical", f"stop {order.orderid} of {position.symbol} is {order.status}; replacing it")
                     self._protect(position, rest)
 
-    def _exit_filled(self, position: _Position, quantity: int, price: float, reason: str) -> None:
+    def _exit_filled(self, position: ShortPosition, quantity: int, price: float, reason: str) -> None:
         quantity = min(quantity, position.open_quantity)
         if quantity <= 0:
             return
         position.open_quantity -= quantity
         if position.open_quantity == 0:
-            del self.positions[position.position_id]
+            del self.state.positions[position.position_id]
         self.defer(
             PORTFOLIO,
             ExitFilled(
@@ -678,7 +593,7 @@ class OrderActor(BaseActor):
         )
 
     # --- protective stops and exits --------------------------------------------------------
-    def _protect(self, position: _Position, quantity: int) -> None:
+    def _protect(self, position: ShortPosition, quantity: int) -> None:
         """Place a BUY stop-limit for ``quantity``; after ``STOP_ATTEMPTS`` failures exit at MARKET."""
         s = self.settings
         trigger = ceil_tick(position.sl_price, s.tick_size)
@@ -699,11 +614,11 @@ class OrderActor(BaseActor):
             except BrokerError as exc:
                 error = exc
                 continue
-            stop = _Order(
+            stop = TrackedOrder(
                 orderid, "stop", position.symbol, quantity, trigger, request.price, position.position_id,
                 status="trigger pending",
             )
-            self.orders[orderid] = stop
+            self.state.orders[orderid] = stop
             position.stops.append(stop)
             self._journal_order("place", stop, request)
             self._schedule_poll()
@@ -712,7 +627,7 @@ class OrderActor(BaseActor):
         self._alert("critical", f"stop for {position.symbol} x{quantity} not placed ({error}); closing at MARKET")
         self._market_exit(position, quantity, "stop_not_placed")
 
-    def _verify_stop(self, position: _Position, stop: _Order) -> None:
+    def _verify_stop(self, position: ShortPosition, stop: TrackedOrder) -> None:
         """Check in the broker's books that it kept the stop as placed: a BUY SL, its trigger, its quantity.
 
         One that differs is cancelled and the position closed at MARKET, with
@@ -740,19 +655,19 @@ class OrderActor(BaseActor):
             "cancelling it and closing at MARKET",
         )
         if self._cancel(stop):
-            rest = min(stop.quantity, position.open_quantity - _Position.working(position.exits))
+            rest = min(stop.quantity, position.open_quantity - ShortPosition.working(position.exits))
             if rest > 0:
                 self._market_exit(position, rest, "stop_not_kept")
 
-    def _close_position(self, position: _Position, reason: str) -> None:
+    def _close_position(self, position: ShortPosition, reason: str) -> None:
         for stop in position.stops:
             if not stop.final:
                 self._cancel(stop)
-        remaining = position.open_quantity - _Position.working(position.exits)
-        if position.position_id in self.positions and remaining > 0:
+        remaining = position.open_quantity - ShortPosition.working(position.exits)
+        if position.position_id in self.state.positions and remaining > 0:
             self._market_exit(position, remaining, reason)
 
-    def _market_exit(self, position: _Position, quantity: int, reason: str) -> None:
+    def _market_exit(self, position: ShortPosition, quantity: int, reason: str) -> None:
         s = self.settings
         request = OrderRequest(
             symbol=position.symbol,
@@ -767,8 +682,8 @@ class OrderActor(BaseActor):
         except BrokerError as exc:
             self._alert("critical", f"MARKET exit of {position.symbol} x{quantity} failed: {exc}. CLOSE IT BY HAND")
             return
-        order = _Order(orderid, "exit", position.symbol, quantity, 0.0, 0.0, position.position_id, reason=reason)
-        self.orders[orderid] = order
+        order = TrackedOrder(orderid, "exit", position.symbol, quantity, 0.0, 0.0, position.position_id, reason=reason)
+        self.state.orders[orderid] = order
         position.exits.append(order)
         self._journal_order("place", order, request)
         self._schedule_poll()
@@ -817,7 +732,7 @@ class OrderActor(BaseActor):
         self.tell(JOURNAL, intent.model_copy(update={"state": "placed", "orderid": orderid}))
         return orderid
 
-    def _cancel(self, order: _Order) -> bool:
+    def _cancel(self, order: TrackedOrder) -> bool:
         """Cancel ``order``. True when the broker took the cancel; otherwise its state is refreshed."""
         try:
             self.gateway.cancel_order(order.orderid)
@@ -846,7 +761,7 @@ class OrderActor(BaseActor):
         )
         return True
 
-    def _refresh(self, order: _Order) -> None:
+    def _refresh(self, order: TrackedOrder) -> None:
         try:
             snapshot = self.gateway.order_status(order.orderid)
         except BrokerError as exc:
@@ -874,7 +789,7 @@ class OrderActor(BaseActor):
             due = self.clock.now() + timedelta(seconds=self.settings.order_poll_seconds)
             self.clock.schedule(due, self.name, PollDue(time=due))
 
-    def _journal_order(self, op: str, order: _Order, request: OrderRequest) -> None:
+    def _journal_order(self, op: str, order: TrackedOrder, request: OrderRequest) -> None:
         self.tell(
             JOURNAL,
             OrderSent(

@@ -5,7 +5,6 @@ strategy.md §6. The only owner of positions and of the halt flag.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from loguru import logger
@@ -25,7 +24,9 @@ from messages.portfolio import (
     OpenSymbols,
     PositionEvent,
     ReconcileDue,
+    EntryReservation,
     ReleaseEntry,
+    ReportReservation,
     ReserveEntry,
     SessionEndDue,
     SessionSummary,
@@ -33,55 +34,8 @@ from messages.portfolio import (
 )
 from messages.system import Alert, Halt, Halted, Stop
 from persistence.journal_store import JournalStore
-from strategy.risk import max_drawdown, position_risk, r_multiple, short_pnl
-
-
-@dataclass(slots=True)
-class _Position:
-    position_id: str
-    symbol: str
-    option_type: OptionType
-    entry_time: datetime
-    quantity: int
-    entry_price: float
-    sl_price: float
-    open_quantity: int
-    last_price: float
-    realized_pnl: float = 0.0
-    exit_quantity: int = 0
-    exit_value: float = 0.0
-    exit_time: datetime | None = None
-    reason: str = ""
-
-    @property
-    def risk(self) -> float:
-        """Rupees at risk for the whole filled quantity (strategy.md §6)."""
-        try:
-            return position_risk(self.entry_price, self.sl_price, self.quantity)
-        except ValueError:
-            logger.error("position {} has its stop at or below its entry; using one tick of risk", self.position_id)
-            return 0.05 * self.quantity
-
-    @property
-    def pnl(self) -> float:
-        """Realized plus unrealized rupees at the last price."""
-        return self.realized_pnl + short_pnl(self.entry_price, self.last_price, self.open_quantity)
-
-    @property
-    def r(self) -> float:
-        return r_multiple(self.pnl, self.risk)
-
-    def take_exit(self, quantity: int, price: float) -> None:
-        """``quantity`` contracts (at most what is open) bought back at ``price`` rupees."""
-        qty = min(quantity, self.open_quantity)
-        self.open_quantity -= qty
-        self.realized_pnl += short_pnl(self.entry_price, price, qty)
-        self.exit_quantity += qty
-        self.exit_value += price * qty
-
-    @property
-    def exit_price(self) -> float | None:
-        return self.exit_value / self.exit_quantity if self.exit_quantity else None
+from state.portfolio import PortfolioPosition, exit_reason, rebuild
+from strategy.risk import max_drawdown
 
 
 class PortfolioActor(BaseActor):
@@ -110,7 +64,7 @@ class PortfolioActor(BaseActor):
         self.gateway = gateway
         #: the session's positions; those of the journal (closed or open before a crash or a
         #: restart) count in the day's R, the summary and the trade table (strategy.md §6)
-        self.positions: dict[str, _Position] = {}
+        self.positions: dict[str, PortfolioPosition] = {}
         #: read at start: the day's positions an earlier actor or run journaled (crash, restart)
         self.journal = journal
         self.working: dict[OptionType, bool] = {"CE": False, "PE": False}
@@ -125,6 +79,7 @@ class PortfolioActor(BaseActor):
         self.handlers = {
             ReserveEntry: self.on_reserve,
             ReleaseEntry: self.on_release,
+            EntryReservation: self.on_reservation,
             EntryFilled: self.on_entry_filled,
             ExitFilled: self.on_exit_filled,
             Tick: self.on_tick,
@@ -160,23 +115,10 @@ class PortfolioActor(BaseActor):
         except Exception:  # noqa: BLE001 - read what is there
             logger.warning("portfolio: the journal did not flush before recovery")
         day = self.clock.now().date()
-        exits: dict[str, list[dict]] = {}
-        for row in self.journal.orders(day):
-            if row["role"] != "entry" and row["position_id"] and row["filled_quantity"] > 0:
-                exits.setdefault(row["position_id"], []).append(row)
-        for trade in self.journal.closed_trades(day):
-            self.positions.setdefault(trade.position_id, _restored(trade))
-        for row in self.journal.positions(day):
-            if row["state"] != "open" or row["position_id"] in self.positions:
-                continue
-            pos = _Position(
-                position_id=row["position_id"], symbol=row["symbol"], option_type=row["option_type"],
-                entry_time=row["opened_at"], quantity=row["quantity"], entry_price=row["entry_price"],
-                sl_price=row["sl_price"], open_quantity=row["quantity"], last_price=row["entry_price"],
-            )
-            for order in exits.get(pos.position_id, []):
-                pos.take_exit(order["filled_quantity"], order["average_price"])
-            self.positions[pos.position_id] = pos
+        self.positions, self.working = rebuild(self.journal, day)
+        for option_type in ("CE", "PE"):  # their own word on it wins (EntryReservation)
+            if self.router.ref(order_actor(option_type)) is not None:
+                self.tell(order_actor(option_type), ReportReservation(time=self.clock.now()))
         if self.positions:
             logger.info(
                 "portfolio: recovered from the journal: {} positions ({} open), {:+.2f}R so far",
@@ -211,11 +153,17 @@ class PortfolioActor(BaseActor):
     def on_release(self, release: ReleaseEntry) -> None:
         self.working[release.option_type] = False
 
+    def on_reservation(self, report: EntryReservation) -> None:
+        """The OrderActor's own word on its reservation (after its restart, or ours): it wins."""
+        if self.working[report.option_type] != report.held:
+            logger.info("portfolio: {} {} an entry reservation", report.option_type, "holds" if report.held else "holds no")
+        self.working[report.option_type] = report.held
+
     # --- positions -------------------------------------------------------------------
     def on_entry_filled(self, fill: EntryFilled) -> None:
         pos = self.positions.get(fill.position_id)
         if pos is None:
-            pos = _Position(
+            pos = PortfolioPosition(
                 position_id=fill.position_id,
                 symbol=fill.symbol,
                 option_type=fill.option_type,
@@ -295,11 +243,11 @@ class PortfolioActor(BaseActor):
         self.halt_reason = reason
         logger.warning("halt: {}", reason)
         self.tell(JOURNAL, Halted(time=now, reason=reason))
-        self.defer(order_actor("CE"), FlattenAll(reason=_exit_reason(reason), time=now))
+        self.defer(order_actor("CE"), FlattenAll(reason=exit_reason(reason), time=now))
 
     def on_flattened(self, done: Flattened) -> None:
         if done.option_type == "CE":
-            self.defer(order_actor("PE"), FlattenAll(reason=_exit_reason(self.halt_reason), time=done.time))
+            self.defer(order_actor("PE"), FlattenAll(reason=exit_reason(self.halt_reason), time=done.time))
 
     # --- reconciliation ----------------------------------------------------------------
     def on_reconcile(self, due: ReconcileDue) -> None:
@@ -394,7 +342,7 @@ class PortfolioActor(BaseActor):
             for p in sorted(self.positions.values(), key=_order_key)
         ]
 
-    def _journal_position(self, pos: _Position, state: str, now: datetime) -> None:
+    def _journal_position(self, pos: PortfolioPosition, state: str, now: datetime) -> None:
         closed = state == "closed"
         self.tell(
             JOURNAL,
@@ -415,31 +363,5 @@ class PortfolioActor(BaseActor):
         )
 
 
-def _restored(trade: TradeRecord) -> _Position:
-    """A position closed before a restart, as the journal holds it (no open quantity left)."""
-    exit_price = trade.exit_price if trade.exit_price is not None else trade.entry_price
-    return _Position(
-        position_id=trade.position_id,
-        symbol=trade.symbol,
-        option_type=trade.option_type,
-        entry_time=trade.entry_time,
-        quantity=trade.quantity,
-        entry_price=trade.entry_price,
-        sl_price=trade.sl_price,
-        open_quantity=0,
-        last_price=exit_price,
-        realized_pnl=trade.pnl,
-        exit_quantity=trade.quantity,
-        exit_value=exit_price * trade.quantity,
-        exit_time=trade.exit_time,
-        reason=trade.reason,
-    )
-
-
-def _order_key(p: _Position) -> tuple[datetime, str]:
+def _order_key(p: PortfolioPosition) -> tuple[datetime, str]:
     return (p.entry_time, p.position_id)
-
-
-def _exit_reason(halt_reason: str) -> str:
-    """The exit reason recorded on positions closed by a halt: the halt's first word."""
-    return halt_reason.split(" ", 1)[0] or "halt"

@@ -24,6 +24,25 @@ class ReleaseEntry(Message):
     time: AwareDatetime
 
 
+class EntryReservation(Message):
+    """What the OrderActor of ``option_type`` holds: a working entry's reservation (``held``) or none.
+
+    Sent by a (re)started OrderActor after its recovery, and in answer to
+    :class:`ReportReservation`: so a reservation held by an actor that died is
+    released, and a restarted PortfolioActor knows the ones still held.
+    """
+
+    option_type: OptionType
+    held: bool
+    time: AwareDatetime
+
+
+class ReportReservation(Message):
+    """A (re)started PortfolioActor asks an OrderActor for its :class:`EntryReservation`."""
+
+    time: AwareDatetime
+
+
 class EntryFilled(Message):
     """An entry order's cumulative fill: ``filled_quantity`` contracts at ``entry_price`` average.
 

@@ -87,6 +87,17 @@ class SymbolSignals(Message):
     time: AwareDatetime
 
 
+class ResendBest(Message):
+    """A (re)started OrderActor asks the FilterSupervisor for the last best of ``option_type``.
+
+    The answer is an ordinary :class:`EntryIntent` (what the filter last sent,
+    ``None`` included): an intent sent while the OrderActor was dead is lost.
+    """
+
+    option_type: OptionType
+    time: AwareDatetime
+
+
 class PublishDue(Message):
     """The FilterSupervisor's timer: the instant at ``time`` is over; publish the bests it changed.
 

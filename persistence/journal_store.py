@@ -227,6 +227,20 @@ class JournalStore:
             )
             return next(iter(query.order_by(CandidateDecision.time.desc(), CandidateDecision.id.desc()).dicts()), None)
 
+    def swing_low(self, session_date: date, symbol: str, price: float, until: datetime) -> datetime | None:
+        """The bar time (IST) of the last LOW swing of ``symbol`` at ``price`` rupees recorded by
+        ``until``, or None (swings are written in batches: the newest may be missing)."""
+        with self._read():
+            query = Swing.select().where(
+                (Swing.session == session_date)
+                & (Swing.symbol == symbol)
+                & (Swing.swing_type == "LOW")
+                & (Swing.price.between(price - 0.001, price + 0.001))
+                & (Swing.time <= until)
+            )
+            row = next(iter(query.order_by(Swing.time.desc(), Swing.id.desc())), None)
+        return row.bar_time if row is not None else None
+
     def unsettled_intents(self, session_date: date) -> list[dict[str, Any]]:
         """The session's placements sent with no answer recorded (unknown outcomes), oldest first."""
         with self._read():
@@ -304,6 +318,26 @@ class JournalStore:
                 OrderIntentRow.settled_at: peewee.EXCLUDED.settled_at,
             },
         ).execute()
+        if e.state == "placed" and e.orderid:
+            # the order is ours from its answer on, in the same commit: a kill before its
+            # ``OrderSent`` (which adds the place event) must not leave it unknown at the restart
+            Order.insert(
+                orderid=e.orderid,
+                session=session_of(e.time),
+                role=e.role,
+                symbol=e.symbol,
+                action=e.action,
+                pricetype=e.pricetype,
+                trigger_price=e.trigger_price,
+                price=e.price,
+                quantity=e.quantity,
+                position_id=e.position_id,
+                status=_OP_STATUS["place"],
+                filled_quantity=0,
+                average_price=0.0,
+                created_at=e.time,
+                updated_at=e.time,
+            ).on_conflict_ignore().execute()
 
     def _order_sent(self, e: OrderSent) -> None:
         Order.insert(

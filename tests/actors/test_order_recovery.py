@@ -7,15 +7,16 @@ from dataclasses import dataclass
 
 import pytest
 
-from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
+from actors.names import FILTER, JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from actors.order import OrderActor
 from broker.base import OrderRequest, OrderSnapshot
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from messages.market import GetSwingState, SwingState
-from messages.orders import OrderFilled, OrderIntent, OrderSent, OrderUpdate
-from messages.portfolio import EntryFilled, ExitFilled, PositionEvent, ReserveEntry
-from messages.signals import CandidateDecided
+from messages.orders import OrderFilled, OrderIntent, OrderSent, OrderUpdate, StartTrading
+from messages.portfolio import EntryFilled, EntryReservation, ExitFilled, PositionEvent, ReserveEntry
+from messages.signals import CandidateDecided, EntryCandidate, EntryIntent, ResendBest
+from messages.system import Halted
 from persistence.journal_store import JournalStore
 from tests.actors.probe import Harness, Probe, t
 
@@ -98,6 +99,15 @@ def rig(harness: Harness, tmp_path) -> Rig:
     store.close()
 
 
+def best(**change) -> EntryCandidate:
+    """The filter's best for the ENTRY order (swing 150.00 of the 09:20 bar, stop 158.02)."""
+    return EntryCandidate(**{
+        "symbol": X, "option_type": "CE", "swing_price": 150.0, "swing_bar_time": t(9, 20), "highest_high": 157.02,
+        "sl_price": 158.02, "sl_points": 8.02, "lots": 10, "quantity": 650, "trigger_price": 149.95,
+        "limit_price": 146.95, **change,
+    })
+
+
 def test_a_position_with_its_stop_is_taken_over_without_a_second_stop(rig: Rig) -> None:
     rig.entry_id = rig.place(ENTRY)
     rig.trade(149.90)  # the entry filled (the earlier actor saw it)
@@ -137,16 +147,88 @@ def test_an_entry_that_filled_while_nobody_watched_is_protected_and_reported(rig
     assert (filled.position_id, filled.filled_quantity, filled.sl_price) == (rig.entry_id, 650, 158.02)
 
 
-def test_an_entry_still_working_is_cancelled(rig: Rig) -> None:
-    """The filter publishes its best again after the warm-up; the entry is placed anew if it still is."""
+def warm_up_start(rig: Rig, best: EntryCandidate | None) -> None:
+    """A restart of the program: the actor starts in the warm-up, the recomputed pool publishes, trading starts."""
+    rig.h.start(OrderActor, NAME, "CE", rig.gateway, False, rig.store)
+    rig.h.quiet()
+    rig.h.tell(NAME, EntryIntent(option_type="CE", candidate=best, time=rig.h.clock.now()))
+    rig.h.quiet()
+    rig.h.tell(NAME, StartTrading(time=rig.h.clock.now()))
+    rig.h.quiet()
+
+
+def test_a_working_entry_the_recomputed_pool_still_wants_is_kept(rig: Rig) -> None:
+    """strategy.md §5 table: the same best, same trigger and quantity, keeps the entry (no cancel, no new one)."""
     rig.entry_id = rig.place(ENTRY)
-    rig.start()
+    warm_up_start(rig, best())
+    assert rig.sent("cancel", "entry") == [] and rig.sent("place", "entry") == []
+    assert rig.sim.order_status(rig.entry_id).status == "trigger pending"
+    rig.trade(149.90)  # it fills: protected with the candidate's stop
+    [stop] = rig.sent("place", "stop")
+    assert (stop.position_id, stop.quantity, stop.trigger_price) == (rig.entry_id, 650, 158.05)
+
+
+def test_a_working_entry_the_recomputed_pool_no_longer_wants_is_cancelled(rig: Rig) -> None:
+    rig.entry_id = rig.place(ENTRY)
+    warm_up_start(rig, None)
     [cancel] = rig.sent("cancel", "entry")
     assert cancel.orderid == rig.entry_id
     assert rig.sim.order_status(rig.entry_id).status == "cancelled"
     assert rig.sent("place", "stop") == []
 
 
+def test_a_working_entry_is_held_in_the_warm_up_and_its_reservation_reported(rig: Rig) -> None:
+    rig.entry_id = rig.place(ENTRY)
+    rig.h.start(OrderActor, NAME, "CE", rig.gateway, False, rig.store)
+    rig.h.quiet()
+    assert rig.sim.order_status(rig.entry_id).status == "trigger pending"
+    [held] = rig.portfolio.of(EntryReservation)
+    assert (held.option_type, held.held) == ("CE", True)
+
+
+def test_an_actor_restarted_alone_asks_the_filter_for_its_best_again(rig: Rig) -> None:
+    """An intent the filter sent while the actor was dead is lost: the new one asks for it."""
+    filter_probe = rig.h.probe(FILTER)
+    rig.start()
+    [ask] = filter_probe.of(ResendBest)
+    assert ask.option_type == "CE"
+    [none] = rig.portfolio.of(EntryReservation)
+    assert none.held is False  # a reservation the dead actor held is released
+
+
+def test_on_a_halted_day_the_working_entry_is_cancelled_and_an_interrupted_flatten_goes_on(rig: Rig) -> None:
+    """The crash came during the flatten of a -5R halt: the position still open is closed at MARKET."""
+    rig.entry_id = rig.place(ENTRY)
+    rig.trade(149.90)
+    rig.filled(rig.entry_id, "entry", 650, 149.90)
+    stop = rig.place(STOP)
+    pe_entry = rig.place(ENTRY.model_copy(update={"symbol": X.replace("CE", "PE")}))  # not this actor's type
+    rig.store.record(Halted(time=rig.h.clock.now(), reason="daily_stop_r (-5.10R)"))
+    second = rig.place(ENTRY.model_copy(update={"trigger_price": 139.95, "price": 136.95}))
+    rig.start()
+    assert {c.orderid for c in rig.sent("cancel", "entry")} == {second}
+    assert [c.orderid for c in rig.sent("cancel", "stop")] == [stop]
+    [exit_] = rig.sent("place", "exit")
+    assert (exit_.pricetype, exit_.quantity, exit_.position_id) == ("MARKET", 650, rig.entry_id)
+    assert rig.sim.order_status(pe_entry).status == "trigger pending"
+
+
+def test_a_stop_that_filled_while_nobody_watched_closes_the_position_with_its_price(rig: Rig) -> None:
+    rig.entry_id = rig.place(ENTRY)
+    rig.trade(149.90)
+    rig.filled(rig.entry_id, "entry", 650, 149.90)
+    stop = rig.place(STOP)
+    rig.sim.set_listener(None)  # nobody hears the stop's fill
+    rig.trade(158.10)
+    rig.sim.set_listener(lambda snapshot: None)
+    rig.start()
+    [fill] = [f for f in rig.journal.of(OrderFilled) if f.orderid == stop]
+    assert (fill.role, fill.quantity, fill.average_price) == ("stop", 650, 158.10)
+    [gone] = rig.portfolio.of(ExitFilled)
+    assert (gone.position_id, gone.quantity, gone.price, gone.reason) == (rig.entry_id, 650, 158.10, "stop")
+    assert rig.sent("place", "stop") == [] and rig.sent("place", "exit") == []
+
+
 def test_nothing_in_the_journal_changes_nothing(rig: Rig) -> None:
     rig.start()
-    assert rig.journal.of(OrderSent) == [] and rig.portfolio.received == []
+    assert rig.journal.of(OrderSent) == [] and rig.portfolio.types() == ["EntryReservation"]

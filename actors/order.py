@@ -35,7 +35,7 @@ from messages.orders import (
     SwitchDue,
     TriggeredEntryDue,
 )
-from messages.portfolio import EntryFilled, EntryReservation, ExitFilled, ReleaseEntry, ReportReservation, ReserveEntry
+from messages.portfolio import EntryFilled, EntryReservation, ExitFilled, OrderActorRecovered, ReleaseEntry, ReportReservation, ReserveEntry
 from messages.signals import EntryCandidate, EntryIntent, ResendBest
 from messages.system import Alert, Stop
 from persistence.journal_store import JournalStore
@@ -70,7 +70,8 @@ class OrderActor(BaseActor):
     Out: :class:`OrderSent` / :class:`OrderFilled` / :class:`Alert` to the
     Journal; :class:`ReserveEntry` (ask), :class:`ReleaseEntry`,
     :class:`EntryFilled`, :class:`ExitFilled`, :class:`Flattened`,
-    :class:`EntryReservation` (after its recovery, and when asked) to the PortfolioActor. Broker calls go through the shared :class:`BrokerGateway`.
+    :class:`OrderActorRecovered` (after its recovery), :class:`EntryReservation` (when asked) to the
+    PortfolioActor. Broker calls go through the shared :class:`BrokerGateway`.
     """
 
     def __init__(
@@ -165,7 +166,7 @@ class OrderActor(BaseActor):
         if halted:  # the day is over for entries; a flatten the crash interrupted goes on (strategy.md §6)
             logger.warning("{}: the day is halted ({}); no entries, nothing left open", self.name, reason)
             self._flatten(exit_reason(reason))
-        self.defer(PORTFOLIO, EntryReservation(option_type=self.option_type, held=self.reserved, time=self.clock.now()))
+        self.defer(PORTFOLIO, OrderActorRecovered(option_type=self.option_type, reservation_held=self.reserved, time=self.clock.now()))
         if self.state.orders:
             self._schedule_poll()
         if self.router.ref(FILTER) is not None:  # restarted alone: an intent sent meanwhile was lost

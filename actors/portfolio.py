@@ -25,6 +25,7 @@ from messages.portfolio import (
     PositionEvent,
     ReconcileDue,
     EntryReservation,
+    OrderActorRecovered,
     ReleaseEntry,
     ReportReservation,
     ReserveEntry,
@@ -80,6 +81,7 @@ class PortfolioActor(BaseActor):
             ReserveEntry: self.on_reserve,
             ReleaseEntry: self.on_release,
             EntryReservation: self.on_reservation,
+            OrderActorRecovered: self.on_order_actor_recovered,
             EntryFilled: self.on_entry_filled,
             ExitFilled: self.on_exit_filled,
             Tick: self.on_tick,
@@ -105,17 +107,11 @@ class PortfolioActor(BaseActor):
         path after a crash of this actor and after a restart of the program (strategy.md §6).
 
         A closed one counts in the day's R, the summary and the trade table; an
-        open one is watched again, its exits so far (stop or exit orders of the
-        journal) already taken off. Fills that happened meanwhile come from the
-        OrderActors' own recovery, as ordinary fills.
+        open one is watched again, its exits so far already taken off
+        (:func:`state.portfolio.rebuild`). Each OrderActor is asked for its
+        entry reservation; the R so far may halt the day at once.
         """
-        assert self.journal is not None
-        try:
-            self.ask(JOURNAL, Stop(), timeout=10.0)
-        except Exception:  # noqa: BLE001 - read what is there
-            logger.warning("portfolio: the journal did not flush before recovery")
-        day = self.clock.now().date()
-        self.positions, self.working = rebuild(self.journal, day)
+        self._rebuild(None)
         for option_type in ("CE", "PE"):  # their own word on it wins (EntryReservation)
             if self.router.ref(order_actor(option_type)) is not None:
                 self.tell(order_actor(option_type), ReportReservation(time=self.clock.now()))
@@ -124,8 +120,52 @@ class PortfolioActor(BaseActor):
                 "portfolio: recovered from the journal: {} positions ({} open), {:+.2f}R so far",
                 len(self.positions), self.open_count(), self.cumulative_r(),
             )
-            self._open_symbols = frozenset()  # tell the filter (again) which symbols are held
-            self._share_open_symbols(self.clock.now())
+
+    def on_order_actor_recovered(self, done: OrderActorRecovered) -> None:
+        """A (re)started OrderActor has journaled what the broker says of its orders: take its type's
+        positions from the journal again (a fill or exit it could not report is counted; a position
+        it never filled goes), and its reservation from its own word."""
+        self.working[done.option_type] = done.reservation_held
+        if self.journal is not None:
+            self._rebuild(done.option_type)
+
+    def _rebuild(self, option_type: OptionType | None) -> None:
+        """Replace the positions (of ``option_type``, or all) with the journal's, flushed first.
+
+        Open positions keep their last price. A position whose journal row is
+        missing or still open while its orders closed it is journaled now.
+        Then the filter hears the open symbols and the day's R is checked.
+        """
+        assert self.journal is not None
+        try:
+            self.ask(JOURNAL, Stop(), timeout=10.0)
+        except Exception:  # noqa: BLE001 - read what is there
+            logger.warning("portfolio: the journal did not flush before recovery")
+        now = self.clock.now()
+        day = now.date()
+        positions, working = rebuild(self.journal, day)
+        journaled = {row["position_id"]: row["state"] for row in self.journal.positions(day)}
+        for pid in [p for p, pos in self.positions.items() if option_type in (None, pos.option_type)]:
+            if pid not in positions:
+                logger.warning("portfolio: position {} is not in the journal's orders; dropped", pid)
+                del self.positions[pid]
+        for pid, pos in positions.items():
+            if option_type not in (None, pos.option_type):
+                continue
+            old = self.positions.get(pid)
+            if old is not None and pos.open_quantity > 0:
+                pos.last_price = old.last_price
+            self.positions[pid] = pos
+            state = "open" if pos.open_quantity > 0 else "closed"
+            if journaled.get(pid) is None:
+                self._journal_position(pos, "open", pos.entry_time)
+            if state == "closed" and journaled.get(pid) != "closed":
+                logger.info("portfolio: position {} {} closed while this actor did not hear it ({})", pid, pos.symbol, pos.reason)
+                self._journal_position(pos, "closed", pos.exit_time or now)
+        if option_type is None:
+            self.working = working
+        self._share_open_symbols(now, always=True)  # a restarted filter learns them again too
+        self._check_r(now)
 
     def watched_symbols(self) -> frozenset[str]:
         """Ticks needed: those of open positions (unrealized R)."""

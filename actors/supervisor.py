@@ -23,7 +23,7 @@ from actors.symbol import SymbolActor
 from broker.gateway import BrokerGateway
 from config.settings import Settings
 from messages.base import Message, OptionType
-from messages.orders import StartTrading
+from messages.orders import StartTrading, StopEntries
 from messages.portfolio import ForceExitDue, ReconcileDue, SessionEndDue
 from messages.system import ActorFailed, Alert, Halt, Stop
 from persistence.event_log import EventLog
@@ -105,7 +105,7 @@ class Supervisor(BaseActor):
         logger.warning("actor {} restarted", due.name)
 
 
-#: Seconds start_trading waits for each OrderActor to take its StartTrading.
+#: Seconds start_trading and stop_entries wait for each OrderActor to take their message.
 START_TRADING_WAIT = 60.0
 
 
@@ -199,6 +199,20 @@ class Graph:
                 self.router.ask(order_actor(option_type), StartTrading(time=now), timeout=START_TRADING_WAIT)
             except Exception as exc:  # noqa: BLE001 - the warm-up must end for the other type too
                 logger.error("start of trading for {} failed: {!r}", option_type, exc)
+
+    def stop_entries(self) -> None:
+        """Shutdown before the close: each OrderActor cancels its working entry, CE then PE; stops stay.
+
+        From here on an OrderActor the supervisor restarts starts without
+        trading, so it never enters again. A failure is logged.
+        """
+        self.trading = False
+        now = self.clock.now()
+        for option_type in ("CE", "PE"):  # one after the other, as flattening goes
+            try:
+                self.router.ask(order_actor(option_type), StopEntries(time=now), timeout=START_TRADING_WAIT)
+            except Exception as exc:  # noqa: BLE001 - stopping must go on
+                logger.error("cancelling the {} entries failed: {!r}", option_type, exc)
 
     def stop(self) -> None:
         """Flush the journal, then stop every actor (reverse start order), each after what it was sent before.

@@ -13,7 +13,8 @@ over, the simulator's books alone decide:
 * the longest a filled entry waited for its protective stop (a BUY SL of its
   symbol timed at or after the fill), in simulated seconds and in real ones
   (÷ speed; the books' times are whole seconds);
-* positions still open at the end; entries placed after the day's halt;
+* positions still open at the end; entries placed after the day's realised
+  R reached ±5R in the books, and after the journal's halt;
 * the journal's fills against the trade book;
 * restarts that resumed (started trading again) and how long that took
   (process start to "warm-up done", real seconds).
@@ -69,6 +70,41 @@ def _wait(condition, timeout: float, interval: float = 0.05):  # noqa: ANN001, A
         if value:
             return value
         time.sleep(interval)
+    return None
+
+
+def realised_r_crossing(orders, trades, limit: float = 5.0) -> datetime | None:  # noqa: ANN001
+    """From the books alone: when the day's realised R first reached ±``limit``, or None.
+
+    Per symbol, SELL trades open a short and BUY trades close it; a
+    position's risk is (its first protective stop's trigger − its average
+    entry) × its quantity (strategy.md §6, within a tick of the journal's).
+    """
+    stops = sorted((o for o in orders if o.action == "BUY" and o.pricetype == "SL" and o.timestamp),
+                   key=lambda o: o.timestamp)
+    book: dict[str, dict] = {}
+    total = 0.0
+    for trade in sorted((t for t in trades if t.timestamp), key=lambda t: t.timestamp):
+        pos = book.setdefault(trade.symbol, {"qty": 0, "value": 0.0, "opened": 0, "pnl": 0.0, "at": trade.timestamp})
+        if trade.action == "SELL":
+            if pos["qty"] == 0:
+                pos.update(qty=0, value=0.0, opened=0, pnl=0.0, at=trade.timestamp)
+            pos["qty"] += trade.quantity
+            pos["opened"] += trade.quantity
+            pos["value"] += trade.average_price * trade.quantity
+            continue
+        if pos["qty"] <= 0:
+            continue
+        entry = pos["value"] / pos["opened"]
+        qty = min(trade.quantity, pos["qty"])
+        pos["qty"] -= qty
+        pos["pnl"] += (entry - trade.average_price) * qty
+        if pos["qty"] == 0:
+            stop = next((o.trigger_price for o in stops if o.symbol == trade.symbol and o.timestamp >= pos["at"]), None)
+            risk = (stop - entry) * pos["opened"] if stop else 0.0
+            total += pos["pnl"] / risk if risk > 0 else 0.0
+            if abs(total) >= limit:
+                return trade.timestamp
     return None
 
 
@@ -158,7 +194,12 @@ def main() -> int:
         waits.append((min(stops) - fill.timestamp).total_seconds() if stops else float("inf"))
     db = sqlite3.connect(work / "journal.db")
     journal_fills = db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
-    halt = db.execute("SELECT halted, halt_reason FROM sessions").fetchone()
+    halt = db.execute("SELECT halted, halt_reason, halted_at FROM sessions").fetchone()
+    crossed = realised_r_crossing(orders, trades)
+    # a halt reached by unrealised R comes earlier than this; the books' times are whole seconds
+    after_5r = [e for e in entries if crossed and e.timestamp and e.timestamp > crossed + timedelta(seconds=1)]
+    halted_at = datetime.fromisoformat(halt[2]) if halt and halt[2] else None
+    after_halt = [e for e in entries if halted_at and e.timestamp and e.timestamp > halted_at + timedelta(seconds=1)]
     open_left = [p for p in positions if p.quantity != 0]
     resumed = [r for r in runs[1:] if r["resumed"]]
     to_trading = [r["to_trading"] for r in resumed]
@@ -168,7 +209,8 @@ def main() -> int:
     print(f"orders {len(orders)} ({len(entries)} entries), trades {len(trades)}, duplicates {duplicates}")
     print(f"max unprotected {worst:g} simulated s = {worst / args.speed:.2f} real s (books' whole seconds)")
     print(f"open at the end {len(open_left)}; journal fills {journal_fills} vs trade book {len(trades)}")
-    print(f"halt {halt}")
+    print(f"halt {halt}; realised ±5R in the books at {crossed}; entries after it {len(after_5r)}, "
+          f"after the journal's halt {len(after_halt)}")
     if to_trading:
         print(f"restart to trading: max {max(to_trading):.1f} s, mean {sum(to_trading) / len(to_trading):.1f} s")
     print(f"work dir {work}")

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from actors.base import InFlight, Router
 from actors.clock import Clock, ScaledClock, SteppedClock, WallClock
 from actors.feed import FeedActor
-from actors.names import FEED, PORTFOLIO, order_actor
+from actors.names import FEED, PORTFOLIO
 from actors.order import order_update_listener
 from actors.supervisor import ActorSpec, Graph
 from broker.base import BrokerError
@@ -36,7 +36,6 @@ from live.preflight import Ours, PreflightError, SessionPlan, preflight
 from live.settle import settle_intents
 from live.progress import SessionProgress
 from messages.market import Bar
-from messages.orders import StopEntries
 from messages.portfolio import GetTrades
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalError, JournalStore
@@ -276,11 +275,7 @@ def _trade(
             if stop.is_set() or clock.now() < close:
                 why = "stopping" if stop.is_set() else f"the simulator's session ended at {clock.now():%H:%M:%S}"
                 logger.warning("{} before the close: working entries are cancelled, stops stay at the broker", why)
-                for option_type in ("CE", "PE"):  # one after the other, as flattening goes
-                    try:
-                        router.ask(order_actor(option_type), StopEntries(time=clock.now()), timeout=60)
-                    except Exception as exc:  # noqa: BLE001 - stopping must go on
-                        logger.error("cancelling the {} entries failed: {!r}", option_type, exc)
+                graph.stop_entries()
             try:
                 trades: list | None = router.ask(PORTFOLIO, GetTrades(), timeout=30)
             except Exception as exc:  # noqa: BLE001 - stopping must go on

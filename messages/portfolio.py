@@ -27,13 +27,24 @@ class ReleaseEntry(Message):
 class EntryReservation(Message):
     """What the OrderActor of ``option_type`` holds: a working entry's reservation (``held``) or none.
 
-    Sent by a (re)started OrderActor after its recovery, and in answer to
-    :class:`ReportReservation`: so a reservation held by an actor that died is
-    released, and a restarted PortfolioActor knows the ones still held.
+    The answer to :class:`ReportReservation`: a restarted PortfolioActor
+    learns the reservations still held.
     """
 
     option_type: OptionType
     held: bool
+    time: AwareDatetime
+
+
+class OrderActorRecovered(Message):
+    """A (re)started OrderActor of ``option_type`` has taken over its orders and journaled the
+    broker's word on them; ``reservation_held``: it keeps a working entry's reservation.
+
+    The PortfolioActor takes that type's positions from the journal again.
+    """
+
+    option_type: OptionType
+    reservation_held: bool
     time: AwareDatetime
 
 

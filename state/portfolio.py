@@ -14,7 +14,6 @@ from typing import Any, Protocol
 from loguru import logger
 
 from messages.base import OptionType, option_type_of
-from messages.portfolio import TradeRecord
 from state.orders import JOURNAL_FINAL
 from strategy.risk import position_risk, r_multiple, short_pnl
 
@@ -74,61 +73,99 @@ class JournalRows(Protocol):
 
     def orders(self, session_date: date) -> list[dict[str, Any]]: ...
     def positions(self, session_date: date) -> list[dict[str, Any]]: ...
-    def closed_trades(self, session_date: date) -> list[TradeRecord]: ...
+    def last_best(self, session_date: date, symbol: str, until: datetime) -> dict[str, Any] | None: ...
+    def is_halted(self, session_date: date) -> tuple[bool, str]: ...
 
 
 def rebuild(journal: JournalRows, day: date) -> tuple[dict[str, PortfolioPosition], dict[OptionType, bool]]:
     """The day's positions by position_id, closed and open, and the entry reservations, from the journal.
 
-    A closed position counts in the day's R, the summary and the trade table
-    as journaled; an open one has its exits so far (the filled quantity of
-    its stop and exit orders) taken off, at their average prices. A type
-    holds a reservation while the journal has an entry of it still working
-    (its OrderActor's own word, :class:`messages.portfolio.EntryReservation`,
-    corrects this when it comes).
+    The orders decide (the OrderActors journal every fill before they report
+    it): each entry that filled is a position of its filled quantity at its
+    average price, less the filled quantity of its stop and exit orders at
+    their average prices. Its stop (its risk, strategy.md §6) comes from the
+    journaled position, else the filter's last ``best`` for the symbol, else
+    its first protective stop's trigger. A position the journal closed keeps
+    its journaled P&L, R, reason and exit time; one the orders close that the
+    journal still had open is closed with reason ``stop`` (a stop filled) or
+    the halt's exit reason, at its last exit's time. A type holds a
+    reservation while the journal has an entry of it still working (its
+    OrderActor's own word, :class:`messages.portfolio.EntryReservation`,
+    corrects this when it comes). A journaled position with no entry order
+    in the journal is taken as journaled.
     """
     positions: dict[str, PortfolioPosition] = {}
-    exits: dict[str, list[dict]] = {}
     working: dict[OptionType, bool] = {"CE": False, "PE": False}
-    for row in journal.orders(day):
-        if row["role"] != "entry" and row["position_id"] and row["filled_quantity"] > 0:
-            exits.setdefault(row["position_id"], []).append(row)
+    rows = journal.orders(day)
+    journaled = {p["position_id"]: p for p in journal.positions(day)}
+    children: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["role"] != "entry" and row["position_id"]:
+            children.setdefault(row["position_id"], []).append(row)
         if row["role"] == "entry" and row["status"] not in JOURNAL_FINAL:
             working[option_type_of(row["symbol"])] = True
-    for trade in journal.closed_trades(day):
-        positions.setdefault(trade.position_id, restored(trade))
-    for row in journal.positions(day):
-        if row["state"] != "open" or row["position_id"] in positions:
+    halted, halt_reason = journal.is_halted(day)
+    for entry in (r for r in rows if r["role"] == "entry" and r["filled_quantity"] > 0):
+        pid = entry["orderid"]
+        row = journaled.get(pid)
+        if row is not None and row["state"] == "closed":
+            positions[pid] = restored(row)
             continue
+        exits = [c for c in children.get(pid, []) if c["filled_quantity"] > 0]
         pos = PortfolioPosition(
-            position_id=row["position_id"], symbol=row["symbol"], option_type=row["option_type"],
-            entry_time=row["opened_at"], quantity=row["quantity"], entry_price=row["entry_price"],
-            sl_price=row["sl_price"], open_quantity=row["quantity"], last_price=row["entry_price"],
+            position_id=pid, symbol=entry["symbol"], option_type=option_type_of(entry["symbol"]),
+            entry_time=row["opened_at"] if row else entry["created_at"], quantity=entry["filled_quantity"],
+            entry_price=entry["average_price"], sl_price=_sl_price(journal, day, entry, row, children.get(pid, [])),
+            open_quantity=entry["filled_quantity"], last_price=entry["average_price"],
         )
-        for order in exits.get(pos.position_id, []):
+        for order in exits:
             pos.take_exit(order["filled_quantity"], order["average_price"])
-        positions[pos.position_id] = pos
+        if pos.open_quantity == 0 and exits:
+            last = max(exits, key=lambda c: c["updated_at"])
+            pos.exit_time = last["updated_at"]
+            pos.last_price = pos.exit_price or pos.entry_price
+            stopped = any(c["role"] == "stop" for c in exits)
+            pos.reason = "stop" if stopped or not halted else exit_reason(halt_reason)
+        positions[pid] = pos
+    for pid, row in journaled.items():  # positions without an entry order of the journal: as journaled
+        if pid not in positions:
+            positions[pid] = restored(row) if row["state"] == "closed" else PortfolioPosition(
+                position_id=pid, symbol=row["symbol"], option_type=row["option_type"], entry_time=row["opened_at"],
+                quantity=row["quantity"], entry_price=row["entry_price"], sl_price=row["sl_price"],
+                open_quantity=row["quantity"], last_price=row["entry_price"],
+            )
     return positions, working
 
 
-def restored(trade: TradeRecord) -> PortfolioPosition:
-    """A position closed before a restart, as the journal holds it (no open quantity left)."""
-    exit_price = trade.exit_price if trade.exit_price is not None else trade.entry_price
+def _sl_price(journal: JournalRows, day: date, entry: dict, row: dict | None, children: list[dict]) -> float:
+    if row is not None:
+        return row["sl_price"]
+    best = journal.last_best(day, entry["symbol"], entry["created_at"])
+    if best and best["sl_price"]:
+        return best["sl_price"]
+    stops = [c["trigger_price"] for c in children if c["role"] == "stop"]
+    # never a position without a risk: at worst the entry's own price (one tick of risk, see ``risk``)
+    return stops[0] if stops else entry["average_price"]
+
+
+def restored(row: dict) -> PortfolioPosition:
+    """A position the journal closed (a ``positions`` row), with its journaled P&L, reason and times."""
+    exit_price = row["exit_price"] if row["exit_price"] is not None else row["entry_price"]
     return PortfolioPosition(
-        position_id=trade.position_id,
-        symbol=trade.symbol,
-        option_type=trade.option_type,
-        entry_time=trade.entry_time,
-        quantity=trade.quantity,
-        entry_price=trade.entry_price,
-        sl_price=trade.sl_price,
+        position_id=row["position_id"],
+        symbol=row["symbol"],
+        option_type=row["option_type"],
+        entry_time=row["opened_at"],
+        quantity=row["quantity"],
+        entry_price=row["entry_price"],
+        sl_price=row["sl_price"],
         open_quantity=0,
         last_price=exit_price,
-        realized_pnl=trade.pnl,
-        exit_quantity=trade.quantity,
-        exit_value=exit_price * trade.quantity,
-        exit_time=trade.exit_time,
-        reason=trade.reason,
+        realized_pnl=row["pnl"] or 0.0,
+        exit_quantity=row["quantity"],
+        exit_value=exit_price * row["quantity"],
+        exit_time=row["closed_at"],
+        reason=row["reason"],
     )
 
 

@@ -14,7 +14,7 @@ from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from messages.market import GetSwingState, SwingState
 from messages.orders import OrderFilled, OrderIntent, OrderSent, OrderUpdate, StartTrading
-from messages.portfolio import EntryFilled, EntryReservation, ExitFilled, PositionEvent, ReserveEntry
+from messages.portfolio import EntryFilled, ExitFilled, OrderActorRecovered, PositionEvent, ReserveEntry
 from messages.signals import CandidateDecided, EntryCandidate, EntryIntent, ResendBest
 from messages.system import Halted
 from persistence.journal_store import JournalStore
@@ -182,8 +182,8 @@ def test_a_working_entry_is_held_in_the_warm_up_and_its_reservation_reported(rig
     rig.h.start(OrderActor, NAME, "CE", rig.gateway, False, rig.store)
     rig.h.quiet()
     assert rig.sim.order_status(rig.entry_id).status == "trigger pending"
-    [held] = rig.portfolio.of(EntryReservation)
-    assert (held.option_type, held.held) == ("CE", True)
+    [held] = rig.portfolio.of(OrderActorRecovered)
+    assert (held.option_type, held.reservation_held) == ("CE", True)
 
 
 def test_an_actor_restarted_alone_asks_the_filter_for_its_best_again(rig: Rig) -> None:
@@ -192,8 +192,8 @@ def test_an_actor_restarted_alone_asks_the_filter_for_its_best_again(rig: Rig) -
     rig.start()
     [ask] = filter_probe.of(ResendBest)
     assert ask.option_type == "CE"
-    [none] = rig.portfolio.of(EntryReservation)
-    assert none.held is False  # a reservation the dead actor held is released
+    [none] = rig.portfolio.of(OrderActorRecovered)
+    assert none.reservation_held is False  # a reservation the dead actor held is released
 
 
 def test_on_a_halted_day_the_working_entry_is_cancelled_and_an_interrupted_flatten_goes_on(rig: Rig) -> None:
@@ -231,4 +231,4 @@ def test_a_stop_that_filled_while_nobody_watched_closes_the_position_with_its_pr
 
 def test_nothing_in_the_journal_changes_nothing(rig: Rig) -> None:
     rig.start()
-    assert rig.journal.of(OrderSent) == [] and rig.portfolio.types() == ["EntryReservation"]
+    assert rig.journal.of(OrderSent) == [] and rig.portfolio.types() == ["OrderActorRecovered"]

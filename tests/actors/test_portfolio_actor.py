@@ -11,20 +11,24 @@ from actors.portfolio import PortfolioActor
 from broker.base import PositionRow
 from broker.gateway import BrokerGateway
 from messages.market import Tick
-from messages.orders import FlattenAll, Flattened, ReconcileSymbol
+from messages.orders import FlattenAll, Flattened, OrderFilled, OrderSent, ReconcileSymbol
 from messages.portfolio import (
     EntryFilled,
+    EntryReservation,
     ExitFilled,
     ForceExitDue,
     GetTrades,
     OpenSymbols,
+    OrderActorRecovered,
     PositionEvent,
     ReconcileDue,
     ReleaseEntry,
+    ReportReservation,
     ReserveEntry,
     SessionEndDue,
     SessionSummary,
 )
+from messages.signals import CandidateDecided
 from messages.system import Alert, Halt, Halted
 from persistence.journal_store import JournalStore
 from tests.actors.probe import DAY, Harness, Probe, t
@@ -381,3 +385,73 @@ def test_the_filter_learns_which_symbols_hold_an_open_position(rig: Rig) -> None
     rig.book.rows = [PositionRow(symbol=P, exchange="NFO", product="MIS", quantity=-650, average_price=150.0)]
     rig.h.tell(PORTFOLIO, ReconcileDue(time=t(9, 46)))
     assert [(m.symbols, m.time) for m in rig.filter.of(OpenSymbols)][-1] == (frozenset({P}), t(9, 46))
+
+
+# --- an OrderActor's restart, and this actor's own -----------------------------------------------
+
+
+def journal_order(store: JournalStore, orderid: str, role: str, filled: int, price: float, at: datetime,
+                  symbol: str = X, position_id: str | None = None) -> None:
+    """An order an OrderActor journaled (placed, then ``filled`` contracts at ``price``)."""
+    action = "SELL" if role == "entry" else "BUY"
+    store.record(OrderSent(time=at, op="place", role=role, orderid=orderid, symbol=symbol, action=action,
+                           pricetype="SL", trigger_price=149.95 if role == "entry" else 158.05, price=146.95,
+                           quantity=650, position_id=position_id))
+    if filled:
+        store.record(OrderFilled(time=at, orderid=orderid, role=role, symbol=symbol, action=action, quantity=filled,
+                                 average_price=price, position_id=position_id or orderid))
+
+
+def test_a_stop_out_a_dead_order_actor_could_not_report_is_counted_from_the_journal(make_harness, tmp_path) -> None:
+    """The OrderActor journaled the stop's fill and crashed before its ExitFilled: no phantom position."""
+    h = make_harness(start=t(9, 30))
+    store = JournalStore(tmp_path / "journal.db")
+    rig = Rig(h, journal=store)
+    h.quiet()
+    journal_order(store, "E1", "entry", 650, 150.0, t(9, 31))
+    rig.open("E1", X)
+    store.record(rig.journal.of(PositionEvent)[-1])  # the journal's own copy (the probe stands in for it)
+    journal_order(store, "S1", "stop", 650, 158.0, t(9, 45), position_id="E1")
+    h.tell(PORTFOLIO, OrderActorRecovered(option_type="CE", reservation_held=False, time=t(9, 46)))
+    [trade] = h.ask(PORTFOLIO, GetTrades())
+    assert (trade.position_id, trade.reason, trade.exit_price, round(trade.r, 2)) == ("E1", "stop", 158.0, -1.0)
+    [closed] = [e for e in rig.journal.of(PositionEvent) if e.state == "closed"]  # journaled now
+    assert (closed.position_id, closed.reason, closed.r) == ("E1", "stop", -1.0)
+    h.quiet()
+    assert rig.filter.of(OpenSymbols)[-1].symbols == frozenset()
+    store.close()
+
+
+def test_a_fill_a_dead_order_actor_could_not_report_opens_the_position(make_harness, tmp_path) -> None:
+    h = make_harness(start=t(9, 30))
+    store = JournalStore(tmp_path / "journal.db")
+    rig = Rig(h, journal=store)
+    h.quiet()
+    journal_order(store, "E1", "entry", 650, 150.0, t(9, 31))
+    store.record(CandidateDecided(time=t(9, 30), symbol=X, option_type="CE", decision="best", price=150.0,
+                                  sl_price=158.0, quantity=650))
+    h.tell(PORTFOLIO, OrderActorRecovered(option_type="CE", reservation_held=False, time=t(9, 32)))
+    [trade] = h.ask(PORTFOLIO, GetTrades())
+    assert (trade.position_id, trade.reason, trade.sl_price) == ("E1", "open", 158.0)
+    [opened] = rig.journal.of(PositionEvent)
+    assert (opened.state, opened.position_id, opened.quantity) == ("open", "E1", 650)
+    store.close()
+
+
+def test_a_reservation_a_dead_order_actor_held_is_released(rig: Rig) -> None:
+    assert rig.reserve("CE") is True
+    rig.h.tell(PORTFOLIO, OrderActorRecovered(option_type="CE", reservation_held=False, time=t(9, 40)))
+    assert rig.reserve("CE") is True
+
+
+def test_a_restarted_portfolio_takes_the_reservations_from_the_order_actors(make_harness, tmp_path) -> None:
+    h = make_harness(start=t(9, 30))
+    store = JournalStore(tmp_path / "journal.db")
+    journal_order(store, "E1", "entry", 0, 0.0, t(9, 31))  # working, as the journal knows
+    rig = Rig(h, journal=store)
+    h.quiet()
+    assert rig.ce.of(ReportReservation) and rig.pe.of(ReportReservation)
+    assert rig.reserve("CE") is False
+    h.tell(PORTFOLIO, EntryReservation(option_type="CE", held=False, time=t(9, 32)))  # its own word
+    assert rig.reserve("CE") is True
+    store.close()

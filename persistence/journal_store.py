@@ -216,6 +216,21 @@ class JournalStore:
             query = Order.select().where(Order.session == session_date)
             return list(query.order_by(Order.created_at, Order.orderid).dicts())
 
+    def fill_times(self, session_date: date) -> dict[str, tuple[datetime, datetime]]:
+        """Each order's first and last fill time (IST) of the session, by orderid."""
+        with self._read():
+            query = (
+                Fill.select(Fill.orderid, peewee.fn.MIN(Fill.time).alias("first"), peewee.fn.MAX(Fill.time).alias("last"))
+                .where(Fill.session == session_date)
+                .group_by(Fill.orderid)
+            )
+            # MIN/MAX of ISO text in one offset (IST) is the earliest/latest time
+            parse = Fill.time.python_value
+            return {
+                row.orderid: tuple(v if isinstance(v, datetime) else parse(v) for v in (row.first, row.last))
+                for row in query
+            }
+
     def last_best(self, session_date: date, symbol: str, until: datetime) -> dict[str, Any] | None:
         """The filter's last ``best`` decision naming ``symbol`` at or before ``until`` (its stop, size), or None."""
         with self._read():

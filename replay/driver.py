@@ -70,6 +70,7 @@ class ReplayRun:
         store: JournalStore,
         events: EventLog,
         quiet_timeout: float = 60.0,
+        fail_fast: bool = True,
     ) -> None:
         self.session = session
         self.settings = settings
@@ -97,7 +98,7 @@ class ReplayRun:
             store,
             events,
             session.symbols,
-            fail_fast=True,
+            fail_fast=fail_fast,
             extra=(ActorSpec(FEED, lambda: WatchRegistry.start(FEED, self.graph.ctx, self.watching)),),
         )
 

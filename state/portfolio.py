@@ -75,6 +75,7 @@ class JournalRows(Protocol):
     def positions(self, session_date: date) -> list[dict[str, Any]]: ...
     def last_best(self, session_date: date, symbol: str, until: datetime) -> dict[str, Any] | None: ...
     def is_halted(self, session_date: date) -> tuple[bool, str]: ...
+    def fill_times(self, session_date: date) -> dict[str, tuple[datetime, datetime]]: ...
 
 
 def rebuild(journal: JournalRows, day: date) -> tuple[dict[str, PortfolioPosition], dict[OptionType, bool]]:
@@ -88,7 +89,8 @@ def rebuild(journal: JournalRows, day: date) -> tuple[dict[str, PortfolioPositio
     its first protective stop's trigger. A position the journal closed keeps
     its journaled P&L, R, reason and exit time; one the orders close that the
     journal still had open is closed with reason ``stop`` (a stop filled) or
-    the halt's exit reason, at its last exit's time. A type holds a
+    the halt's exit reason, at its last exit fill's time. A position opens at
+    its entry's first fill. A type holds a
     reservation while the journal has an entry of it still working (its
     OrderActor's own word, :class:`messages.portfolio.EntryReservation`,
     corrects this when it comes). A journaled position with no entry order
@@ -105,6 +107,7 @@ def rebuild(journal: JournalRows, day: date) -> tuple[dict[str, PortfolioPositio
         if row["role"] == "entry" and row["status"] not in JOURNAL_FINAL:
             working[option_type_of(row["symbol"])] = True
     halted, halt_reason = journal.is_halted(day)
+    fill_times = journal.fill_times(day)
     for entry in (r for r in rows if r["role"] == "entry" and r["filled_quantity"] > 0):
         pid = entry["orderid"]
         row = journaled.get(pid)
@@ -114,15 +117,14 @@ def rebuild(journal: JournalRows, day: date) -> tuple[dict[str, PortfolioPositio
         exits = [c for c in children.get(pid, []) if c["filled_quantity"] > 0]
         pos = PortfolioPosition(
             position_id=pid, symbol=entry["symbol"], option_type=option_type_of(entry["symbol"]),
-            entry_time=row["opened_at"] if row else entry["created_at"], quantity=entry["filled_quantity"],
+            entry_time=row["opened_at"] if row else fill_times.get(pid, (entry["updated_at"],))[0], quantity=entry["filled_quantity"],
             entry_price=entry["average_price"], sl_price=_sl_price(journal, day, entry, row, children.get(pid, [])),
             open_quantity=entry["filled_quantity"], last_price=entry["average_price"],
         )
         for order in exits:
             pos.take_exit(order["filled_quantity"], order["average_price"])
         if pos.open_quantity == 0 and exits:
-            last = max(exits, key=lambda c: c["updated_at"])
-            pos.exit_time = last["updated_at"]
+            pos.exit_time = max(fill_times.get(c["orderid"], (c["updated_at"],) * 2)[1] for c in exits)
             pos.last_price = pos.exit_price or pos.entry_price
             stopped = any(c["role"] == "stop" for c in exits)
             pos.reason = "stop" if stopped or not halted else exit_reason(halt_reason)

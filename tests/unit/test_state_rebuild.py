@@ -57,6 +57,9 @@ class Journal:
     def is_halted(self, day: date) -> tuple[bool, str]:
         return self.halt
 
+    def fill_times(self, day: date) -> dict[str, tuple[datetime, datetime]]:
+        return {o["orderid"]: (o["updated_at"], o["updated_at"]) for o in self.order_rows if o["filled_quantity"]}
+
 
 def test_an_empty_journal_rebuilds_nothing() -> None:
     state = rebuild(Journal(), DAY, "CE", GRID)

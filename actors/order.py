@@ -39,7 +39,7 @@ from messages.portfolio import EntryFilled, EntryReservation, ExitFilled, OrderA
 from messages.signals import EntryCandidate, EntryIntent, ResendBest
 from messages.system import Alert, Stop
 from persistence.journal_store import JournalStore
-from state.orders import Grid, OrderState, ShortPosition, TrackedOrder, rebuild
+from state.orders import Grid, OrderState, ShortPosition, TrackedOrder, assumed_candidate, rebuild
 from state.portfolio import exit_reason
 from strategy.entry_plan import WorkingEntry, plan_entry
 from strategy.prices import ceil_tick
@@ -101,6 +101,9 @@ class OrderActor(BaseActor):
         self._last_room_try: datetime | None = None
         #: order intents journaled by this actor (for their ids)
         self._intents = 0
+        #: every entry's candidate by its order terms (symbol, trigger, quantity): a lost
+        #: placement that turns up later is protected with its own stop
+        self._sent_candidates: dict[tuple[str, float, int], EntryCandidate] = {}
         #: last trade of each watched symbol (rupees): the exit price of a position the broker closed
         self.last_prices: dict[str, float] = {}
         self.handlers = {
@@ -241,18 +244,65 @@ class OrderActor(BaseActor):
 
     def on_poll(self, due: PollDue) -> None:
         self._poll_scheduled = False
-        if not any(not o.final for o in self.state.orders.values()):
+        lost = self.gateway.has_unsettled(self._mine)
+        if not lost and not any(not o.final for o in self.state.orders.values()):
             return
         try:
             book = self.gateway.order_book()
         except BrokerError as exc:
             logger.warning("{}: order-book poll failed: {}", self.name, exc)
             book = []
+        for row, request in self.gateway.late_placements(book, self._mine) if book else []:
+            self._take_over_late(row, request)
         for row in book:
             order = self.state.orders.get(row.orderid)
             if order is not None and (row.status != order.status or row.filled_quantity != order.filled_quantity):
                 self._apply(row.as_update(self.clock.now()))
         self._schedule_poll()
+
+    def _mine(self, symbol: str) -> bool:
+        return option_type_of(symbol) == self.option_type
+
+    def _take_over_late(self, row: OrderSnapshot, request: OrderRequest) -> None:
+        """A placement thought lost reached the broker after all (``row``, found by the gateway): no
+        order of ours is left untracked. It is journaled and tracked, its fills count as any; then
+        it is cancelled unless it is needed: an entry always (its type's entry is another, or none;
+        what filled is a position with its stop), a stop or exit beyond its position's open
+        quantity. A doubled exit that filled beyond the position leaves the account long: alerted.
+        """
+        role: OrderRole = "entry" if request.action == "SELL" else ("stop" if request.pricetype == "SL" else "exit")
+        position = None
+        if role != "entry":
+            position = next((p for p in self.state.positions.values() if p.symbol == request.symbol), None)
+        candidate = None
+        if role == "entry":
+            candidate = self._sent_candidates.get((request.symbol, request.trigger_price, request.quantity))
+            if candidate is None:
+                s = self.settings
+                candidate = assumed_candidate(
+                    request.symbol, self.option_type, request.trigger_price, request.price, request.quantity,
+                    row.timestamp or self.clock.now(), Grid(s.tick_size, s.sl_buffer, s.max_sl_pct, s.lot_size),
+                )
+        self._alert(
+            "critical",
+            f"{role} {request.action} {request.symbol} x{request.quantity}, thought lost, is at the broker as "
+            f"{row.orderid} ({row.status}); taking it over",
+        )
+        order = self.state.track(TrackedOrder(
+            row.orderid, role, request.symbol, request.quantity, request.trigger_price, request.price,
+            position_id=position.position_id if position else None,
+            status="trigger pending" if request.pricetype == "SL" else "open", candidate=candidate, reason="doubled",
+        ))
+        self._journal_order("place", order, request)
+        open_before = position.open_quantity if position else 0
+        if position is not None:
+            (position.stops if role == "stop" else position.exits).append(order)
+        self._apply(row.as_update(self.clock.now()))
+        excess = order.filled_quantity - open_before
+        if role != "entry" and excess > 0:
+            self._alert("critical", f"{order.orderid} bought {excess} {order.symbol} beyond the position: the account is long; CLOSE IT BY HAND")
+        if not order.final and (role == "entry" or position is None or position.unprotected < 0):
+            self._cancel(order)
 
     def on_flatten(self, command: FlattenAll) -> None:
         self._flatten(command.reason)
@@ -334,6 +384,7 @@ class OrderActor(BaseActor):
             self._release()
             return
         request = self._entry_request(best.symbol, best.quantity, best.limit_price, best.trigger_price)
+        self._sent_candidates[(best.symbol, best.trigger_price, best.quantity)] = best
         try:
             orderid = self._send(request, "entry")
         except BrokerError as exc:
@@ -729,6 +780,8 @@ class OrderActor(BaseActor):
             # still exist: the intent stays "sent", an unknown outcome for the order book to settle
             if not exc.retryable:
                 self.tell(JOURNAL, intent.model_copy(update={"state": "failed", "error": str(exc)[:500]}))
+            else:
+                self._schedule_poll()  # the poll watches for it (BrokerGateway.late_placements)
             raise
         self.tell(JOURNAL, intent.model_copy(update={"state": "placed", "orderid": orderid}))
         return orderid

@@ -17,7 +17,9 @@ over, the simulator's books alone decide:
   R reached ±5R in the books, and after the journal's halt;
 * the journal's fills against the trade book;
 * restarts that resumed (started trading again) and how long that took
-  (process start to "warm-up done", real seconds).
+  (process start to "warm-up done", real seconds); a restart that came
+  after the simulator's close (a slow shutdown, kills close together) has
+  nothing to trade and is counted apart.
 
 Figures only; nothing is asserted.
 """
@@ -156,7 +158,9 @@ def main() -> int:
             proc, err, began = trader(n)
             trading = _wait(lambda: "warm-up done" in err.read_text() or proc.poll() is not None, 300)
             resumed = bool(trading) and "warm-up done" in err.read_text()
-            runs.append({"n": n, "resumed": resumed, "to_trading": time.monotonic() - began if resumed else None})
+            closed = not resumed and "the market closed" in (work / f"trader{n}.out").read_text()
+            runs.append({"n": n, "resumed": resumed, "closed": closed,
+                         "to_trading": time.monotonic() - began if resumed else None})
             if moment is None:
                 proc.wait(timeout=3600)
                 runs[-1]["rc"] = proc.returncode
@@ -205,7 +209,9 @@ def main() -> int:
     to_trading = [r["to_trading"] for r in resumed]
     worst = max(waits) if waits else 0.0
     print(f"kills {len(kill_at)} ({args.signal}, seed {args.seed}, {args.speed:g}x, {args.start}-{args.end})")
-    print(f"restarts {len(runs) - 1}, resumed {len(resumed)}")
+    late = sum(1 for r in runs[1:] if r["closed"])
+    print(f"restarts {len(runs) - 1}, resumed {len(resumed)}, started after the close {late} "
+          f"(nothing to trade), neither {len(runs) - 1 - len(resumed) - late}")
     print(f"orders {len(orders)} ({len(entries)} entries), trades {len(trades)}, duplicates {duplicates}")
     print(f"max unprotected {worst:g} simulated s = {worst / args.speed:.2f} real s (books' whole seconds)")
     print(f"open at the end {len(open_left)}; journal fills {journal_fills} vs trade book {len(trades)}")

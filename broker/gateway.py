@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
@@ -35,6 +36,18 @@ _LIMIT_PRICED = frozenset({"LIMIT", "SL"})
 
 #: prices closer than this (rupees) are the same price
 _PRICE_EPS = 1e-6
+
+#: How long (on the gateway's clock) a placement attempt with an unknown outcome is watched
+#: for in the order book (:meth:`BrokerGateway.late_placements`) before it counts as never placed.
+UNSETTLED_HORIZON = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsettled:
+    """One placement attempt whose outcome is unknown (time-out, 5xx): ``sent_at`` on the gateway's clock."""
+
+    request: OrderRequest
+    sent_at: datetime
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -72,6 +85,10 @@ class BrokerGateway:
       order; and once more after the last attempt fails, so an order placed
       by that attempt is still returned. What the look-up matches, and why,
       is in :meth:`_find_placed`.
+    * A lost attempt stays watched for: if it reaches the order book after
+      all (even after a retry placed the order again), :meth:`late_placements`
+      hands it to the caller's next order-book poll, so no order of ours is
+      ever left untracked.
     * A cancel retried after an unknown outcome that finds the order already
       cancelled counts as done.
     * Order calls are throttled to ``orders_per_second`` (below the server's
@@ -107,6 +124,8 @@ class BrokerGateway:
         self._read_throttle = Throttle(reads_per_second, sleep, monotonic)
         #: every orderid this gateway returned for a placement (placed or found by a look-up)
         self._known: set[str] = set()
+        #: lost placement attempts not yet found in the order book (see :meth:`late_placements`)
+        self._unsettled: list[Unsettled] = []
         self._known_lock = threading.Lock()
 
     # --- orders ----------------------------------------------------------------------
@@ -116,20 +135,29 @@ class BrokerGateway:
         #: when the first attempt was sent: no order the look-up takes can be older
         sent_at: datetime | None = None
 
+        #: this placement's attempts whose outcome is unknown, also in ``self._unsettled``
+        lost: list[Unsettled] = []
+
         def attempt() -> str:
             nonlocal unknown, sent_at
             if unknown and sent_at is not None:
                 found = self._find_placed(request, sent_at)
                 if found is not None:
+                    self._settled(lost)
                     logger.warning("placement of {} {} found in the order book as {}", request.action, request.symbol, found)
                     return found
             self._throttle.wait()
+            now = self._now()
             if sent_at is None:
-                sent_at = self._now()
+                sent_at = now
             try:
                 orderid = self.broker.place_order(request)
             except BrokerError as exc:
-                unknown = unknown or exc.retryable
+                if exc.retryable:
+                    unknown = True
+                    lost.append(Unsettled(request, now))
+                    with self._known_lock:
+                        self._unsettled.append(lost[-1])
                 raise
             self._remember(orderid)
             return orderid
@@ -141,8 +169,47 @@ class BrokerGateway:
             found = self._find_placed_quietly(request, sent_at) if unknown and sent_at is not None else None
             if found is None:
                 raise
+            self._settled(lost)
             logger.warning("placement of {} {} found in the order book as {}", request.action, request.symbol, found)
             return found
+
+    def late_placements(
+        self, book: list[OrderSnapshot], mine: Callable[[str], bool]
+    ) -> list[tuple[OrderSnapshot, OrderRequest]]:
+        """Orders of ``book`` that are attempts this gateway lost (time-out, 5xx) and found nowhere since.
+
+        A lost attempt can reach the broker's books after every look-up of
+        its placement, even after a retry placed it again: then the account
+        holds an order nobody tracks. Each attempt on a symbol for which
+        ``mine(symbol)`` holds is matched as in :meth:`_find_placed`; a match
+        is returned once, with the request, and becomes known. Attempts older
+        than :data:`UNSETTLED_HORIZON` are dropped (logged): never placed.
+        """
+        now = self._now()
+        found: list[tuple[OrderSnapshot, OrderRequest]] = []
+        with self._known_lock:
+            for lost in [u for u in self._unsettled if mine(u.request.symbol)]:
+                rows = placements(book, lost.request, lost.sent_at, self._clock_skew, self._strategy, self._known)
+                if rows:
+                    self._known.add(rows[0].orderid)
+                    self._unsettled.remove(lost)
+                    found.append((rows[0], lost.request))
+                elif now - lost.sent_at > UNSETTLED_HORIZON:
+                    self._unsettled.remove(lost)
+                    logger.info("the lost placement of {} {} sent at {} never reached the order book",
+                                lost.request.action, lost.request.symbol, lost.sent_at)
+        return found
+
+    def has_unsettled(self, mine: Callable[[str], bool]) -> bool:
+        """Whether a lost attempt on a symbol for which ``mine(symbol)`` holds is still watched for."""
+        with self._known_lock:
+            return any(mine(u.request.symbol) for u in self._unsettled)
+
+    def _settled(self, lost: list[Unsettled]) -> None:
+        """A look-up found the order of one of these lost attempts: that one is settled."""
+        with self._known_lock:
+            if lost and lost[0] in self._unsettled:
+                self._unsettled.remove(lost.pop(0))
 
     def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
         """New quantity, price and trigger price for the order placed as ``placed`` (nothing else can

@@ -184,16 +184,35 @@ def _candidate(
     if sl_price is None:
         best = journal.last_best(day, entry["symbol"], created)
         sl_price = best["sl_price"] if best and best["sl_price"] else None
-    if sl_price is None:
-        sl_price = ceil_tick(entry["trigger_price"] * (1 + grid.max_sl_pct), grid.tick_size)
-        state.warnings.append(f"entry {entry['orderid']} {entry['symbol']}: its stop is not in the journal; using {sl_price}")
     bar_time = journal.swing_low(day, entry["symbol"], swing, created)
+    candidate = assumed_candidate(
+        entry["symbol"], option_type, entry["trigger_price"], entry["price"], entry["quantity"], bar_time or created,
+        grid, sl_price,
+    )
+    if sl_price is None:
+        state.warnings.append(
+            f"entry {entry['orderid']} {entry['symbol']}: its stop is not in the journal; using {candidate.sl_price}"
+        )
     if bar_time is None:
-        bar_time = created
         state.warnings.append(f"entry {entry['orderid']} {entry['symbol']}: its swing low {swing} is not in the journal")
+    return candidate
+
+
+def assumed_candidate(
+    symbol: str, option_type: OptionType, trigger: float, limit: float, quantity: int, swing_bar_time: datetime,
+    grid: Grid, sl_price: float | None = None,
+) -> EntryCandidate:
+    """The candidate an entry of these terms was placed for, as far as they tell (strategy.md §4-§5).
+
+    The swing low is one tick above the trigger. Without ``sl_price`` (rupees)
+    the stop is the widest the strategy allows, ``MAX_SL_PCT`` above the
+    trigger: never a position without its stop.
+    """
+    swing = round(trigger + grid.tick_size, 2)
+    if sl_price is None:
+        sl_price = ceil_tick(trigger * (1 + grid.max_sl_pct), grid.tick_size)
     return EntryCandidate(
-        symbol=entry["symbol"], option_type=option_type, swing_price=swing, swing_bar_time=bar_time,
+        symbol=symbol, option_type=option_type, swing_price=swing, swing_bar_time=swing_bar_time,
         highest_high=round(sl_price - grid.sl_buffer, 2), sl_price=sl_price, sl_points=round(sl_price - swing, 2),
-        lots=max(1, entry["quantity"] // grid.lot_size), quantity=entry["quantity"],
-        trigger_price=entry["trigger_price"], limit_price=entry["price"],
+        lots=max(1, quantity // grid.lot_size), quantity=quantity, trigger_price=trigger, limit_price=limit,
     )

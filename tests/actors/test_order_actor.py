@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -48,11 +48,24 @@ class SpyBroker:
         self.failing_cancels = 0
         #: what orderstatus reports instead of the truth (a broker that changed an order)
         self.status_override: Callable[[OrderSnapshot], OrderSnapshot] = lambda snapshot: snapshot
+        #: placements still to be lost: held back (a time-out) and placed only by :meth:`land`
+        self.losing = 0
+        self.held: list[OrderRequest] = []
+
+    def land(self, count: int | None = None) -> list[str]:
+        """The first ``count`` (all) placements held back reach the broker now, late; the others
+        never do. Their orderids."""
+        held, self.held = self.held[:count], []
+        return [self.inner.place_order(request) for request in held]
 
     def place_order(self, request: OrderRequest) -> str:
         self.calls.append(("place", request))
         if self.reject(request):
             raise OrderRejected(f"test broker refuses {request.action} {request.pricetype}")
+        if self.losing > 0:
+            self.losing -= 1
+            self.held.append(request)
+            raise TransportError("test broker: read timed out")
         return self.inner.place_order(request)
 
     def modify_order(self, orderid: str, placed: OrderRequest, quantity: int, price: float, trigger_price: float) -> str:
@@ -675,3 +688,52 @@ def test_a_stop_fill_found_by_the_crossing_check_closes_the_position(rig: Rig) -
     [gone] = rig.portfolio.of(ExitFilled)
     assert (gone.position_id, gone.reason, gone.price) == (entry, "stop", 158.10)
     assert rig.h.router.ref(NAME).is_alive()
+
+
+# --- a placement thought lost that reaches the broker later (under load) -----------------------
+
+
+def poll(rig: Rig) -> None:
+    """Time for the order-book poll."""
+    rig.h.advance(rig.h.clock.now() + timedelta(seconds=rig.h.settings.order_poll_seconds))
+    rig.h.quiet()
+
+
+def test_a_doubled_stop_that_lands_after_its_retry_is_found_and_cancelled(rig: Rig) -> None:
+    """The issue's "lost track of its own order": the lost attempt lands after the gateway's look-up
+    and its retry; nobody tracked it. Now the next poll takes it over, and it is one stop too many."""
+    entry = place_entry(rig)
+    rig.broker.losing = 1  # the stop's first attempt
+    rig.trade(X, 149.90)
+    [stop] = rig.sent("place", "stop")
+    [late] = rig.broker.land()
+    assert late != stop.orderid
+    poll(rig)
+    assert rig.book(late).status == "cancelled" and rig.book(stop.orderid).status == "trigger pending"
+    assert [m.orderid for m in rig.sent("place", "stop")] == [stop.orderid, late]  # journaled: ours
+    assert any("thought lost" in a.text for a in rig.journal.of(Alert))
+    rig.trade(X, 158.10)  # the stop fills once: one exit
+    [gone] = rig.portfolio.of(ExitFilled)
+    assert (gone.position_id, gone.quantity) == (entry, 650)
+
+
+def test_an_entry_given_up_as_lost_that_lands_and_fills_is_protected_then_nothing_more(rig: Rig) -> None:
+    rig.broker.losing = rig.h.settings.broker_retries  # every attempt lost: the entry is not placed
+    rig.intent(candidate())
+    assert rig.sent("place", "entry") == []
+    [late] = rig.broker.land(1)
+    rig.trade(X, 149.90)  # it fills before anyone knows of it
+    poll(rig)
+    [stop] = rig.sent("place", "stop")
+    assert (stop.position_id, stop.quantity, stop.trigger_price) == (late, 650, 158.05)  # its own candidate's stop
+    [filled] = rig.portfolio.of(EntryFilled)
+    assert (filled.position_id, filled.filled_quantity) == (late, 650)
+
+
+def test_an_entry_given_up_as_lost_that_lands_unfilled_is_cancelled(rig: Rig) -> None:
+    rig.broker.losing = rig.h.settings.broker_retries
+    rig.intent(candidate())
+    [late] = rig.broker.land(1)
+    poll(rig)
+    assert rig.book(late).status == "cancelled"
+    assert rig.sent("place", "stop") == []

@@ -26,7 +26,7 @@ from broker.base import (
     ServerError,
     TransportError,
 )
-from broker.gateway import CLOCK_SKEW, BrokerGateway
+from broker.gateway import CLOCK_SKEW, UNSETTLED_HORIZON, BrokerGateway
 from messages.base import IST
 
 NOW = datetime(2021, 6, 11, 10, 0, tzinfo=IST)
@@ -359,6 +359,42 @@ def test_a_failing_lookup_is_retried_and_never_places_blindly() -> None:
     assert gateway.place_order(ENTRY) == "B1"
     assert len(broker.orders) == 1
     assert broker.calls == ["place", "book", "book"]
+
+
+def ce(symbol: str) -> bool:
+    return symbol.endswith("CE")
+
+
+def test_an_attempt_that_reaches_the_book_after_its_retry_is_handed_to_the_next_poll() -> None:
+    """The doubled order under load: the lost attempt lands after the look-up, the retry places B1;
+    the lost one (B2) must not stay untracked at the broker."""
+    gateway, broker, _ = make()
+    broker.scripts["place"] = [TransportError("read timed out")]  # not in the book yet
+    assert gateway.place_order(ENTRY) == "B1"
+    assert gateway.has_unsettled(ce) and not gateway.has_unsettled(lambda symbol: False)
+    late = broker.add_row(ENTRY, NOW)  # the lost attempt, late
+    [(row, request)] = gateway.late_placements(broker.order_book(), ce)
+    assert (row.orderid, request) == (late, ENTRY)
+    assert gateway.late_placements(broker.order_book(), ce) == [] and not gateway.has_unsettled(ce)
+
+
+def test_a_lost_attempt_found_by_the_lookup_is_settled() -> None:
+    gateway, broker, _ = make()
+    broker.scripts["place"] = [LOST_REPLY]
+    assert gateway.place_order(ENTRY) == "B1"
+    assert not gateway.has_unsettled(ce)
+
+
+def test_a_lost_attempt_is_watched_for_only_so_long() -> None:
+    now = [NOW]
+    broker = FakeBroker()
+    gateway = BrokerGateway(broker, lambda: now[0], attempts=1, delay=0.0, orders_per_second=None, sleep=lambda _s: None)
+    broker.scripts["place"] = [TransportError("read timed out")]
+    with pytest.raises(TransportError):
+        gateway.place_order(ENTRY)
+    assert gateway.late_placements([], ce) == [] and gateway.has_unsettled(ce)
+    now[0] = NOW + UNSETTLED_HORIZON + timedelta(seconds=1)
+    assert gateway.late_placements([], ce) == [] and not gateway.has_unsettled(ce)
 
 
 def test_a_reject_on_the_first_attempt_does_not_look_up_the_book() -> None:

@@ -16,6 +16,7 @@ from actors.names import PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
 from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
 from messages.orders import OrderUpdate
+from messages.portfolio import StatusDue
 from strategy.session import ONE_MINUTE, at, minute_start
 from strategy.tick_check import strike_of, tick_problem
 
@@ -299,6 +300,7 @@ class FeedActor(BaseActor):
             self.unknown,
             bad,
         )
+        self.tell(PORTFOLIO, StatusDue(time=due.time))  # its half of the heartbeat: positions, R
         next_due = due.time + HEARTBEAT
         self.clock.schedule(next_due, self.name, HeartbeatDue(time=next_due))
 

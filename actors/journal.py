@@ -12,6 +12,7 @@ from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted, Stop
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
+from persistence.trade_lines import trade_line
 
 EVENT_TYPES: tuple[type[JournalEvent], ...] = (
     SwingDetected,
@@ -33,7 +34,8 @@ class JournalActor(BaseActor):
     committed (the OrderActor sends its request only then), False when the
     write failed.
 
-    Events are written in the order they arrive: the senders keep that order
+    Each order, fill, position and halt is also logged as one INFO line
+    (:func:`persistence.trade_lines.trade_line`). Events are written in the order they arrive: the senders keep that order
     causal (see :meth:`BaseActor.defer`). Writes are batched by the store; a
     failing write is logged and the event kept in the event log, never
     raised into trading.
@@ -48,6 +50,9 @@ class JournalActor(BaseActor):
         self.handlers[Stop] = self.on_stop_request
 
     def on_event(self, event: JournalEvent) -> None:
+        line = trade_line(event)
+        if line is not None:
+            logger.info(line)
         self.events.write(event)
         try:
             self.store.record(event)

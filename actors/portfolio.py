@@ -31,6 +31,7 @@ from messages.portfolio import (
     ReserveEntry,
     SessionEndDue,
     SessionSummary,
+    StatusDue,
     TradeRecord,
 )
 from messages.system import Alert, Halt, Halted, Stop
@@ -42,7 +43,9 @@ from strategy.risk import max_drawdown
 class PortfolioActor(BaseActor):
     """In: :class:`ReserveEntry` (ask), :class:`ReleaseEntry`, :class:`EntryFilled`,
     :class:`ExitFilled`, :class:`Tick`, :class:`Flattened`, :class:`Halt`, timers
-    (:class:`ForceExitDue`, :class:`SessionEndDue`, :class:`ReconcileDue`), :class:`GetTrades` (ask).
+    (:class:`ForceExitDue`, :class:`SessionEndDue`, :class:`ReconcileDue`), :class:`GetTrades` (ask),
+    :class:`StatusDue` (a heartbeat line), :class:`OrderActorRecovered` and :class:`EntryReservation`
+    (an OrderActor's word after its restart or ours).
 
     Out: :class:`PositionEvent`, :class:`Halted`, :class:`SessionSummary`,
     :class:`Alert` to the Journal; :class:`OpenSymbols` to the FilterSupervisor
@@ -91,6 +94,7 @@ class PortfolioActor(BaseActor):
             SessionEndDue: self.on_session_end,
             ReconcileDue: self.on_reconcile,
             GetTrades: self.on_get_trades,
+            StatusDue: self.on_status_due,
         }
 
     def started(self) -> None:
@@ -281,7 +285,6 @@ class PortfolioActor(BaseActor):
         """Stop entering, then flatten CE and, after it, PE (strategy.md §6)."""
         self.halted = True
         self.halt_reason = reason
-        logger.warning("halt: {}", reason)
         self.tell(JOURNAL, Halted(time=now, reason=reason))
         self.defer(order_actor("CE"), FlattenAll(reason=exit_reason(reason), time=now))
 
@@ -340,6 +343,18 @@ class PortfolioActor(BaseActor):
         self.tell(JOURNAL, Alert(time=now, level="critical", text=text))
 
     # --- reporting ------------------------------------------------------------------------
+    def on_status_due(self, due: StatusDue) -> None:
+        """The trading half of the heartbeat: open positions, working entries, R, the halt."""
+        held = sorted((p for p in self.positions.values() if p.open_quantity > 0), key=lambda p: p.symbol)
+        closed_r = sum(p.r for p in self.positions.values() if p.open_quantity == 0)
+        open_text = ", ".join(f"{p.symbol} x{p.open_quantity} {p.r:+.2f}R" for p in held) or "none"
+        working = "/".join(t for t in ("CE", "PE") if self.working[t]) or "none"
+        logger.info(
+            "[HEARTBEAT] trading: open positions {} ({}); working entries {}; R closed {:+.2f}, total {:+.2f}; {}",
+            len(held), open_text, working, closed_r, self.cumulative_r(),
+            f"HALTED ({self.halt_reason})" if self.halted else "not halted",
+        )
+
     def on_session_end(self, due: SessionEndDue) -> None:
         closed = sorted((p for p in self.positions.values() if p.open_quantity == 0), key=_order_key)
         rs = [p.r for p in closed]

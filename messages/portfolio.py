@@ -48,6 +48,12 @@ class OrderActorRecovered(Message):
     time: AwareDatetime
 
 
+class StatusDue(Message):
+    """Time for the PortfolioActor's heartbeat line (sent by the FeedActor with its own, live)."""
+
+    time: AwareDatetime
+
+
 class ReportReservation(Message):
     """A (re)started PortfolioActor asks an OrderActor for its :class:`EntryReservation`."""
 

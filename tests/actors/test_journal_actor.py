@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pykka
 import pytest
+from loguru import logger
 
 from actors.journal import JournalActor
 from actors.names import JOURNAL
@@ -17,9 +18,12 @@ from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted, Stop
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
+from persistence.trade_lines import trade_line
 from tests.actors.probe import DAY, Harness, t
 
 SYM = "NIFTY17JUN2115500CE"
+ENTRY_SENT = OrderSent(time=t(10, 5), op="place", role="entry", orderid="E1", symbol=SYM, action="SELL",
+                       pricetype="SL", trigger_price=149.95, price=146.95, quantity=650)
 
 
 class Rig:
@@ -104,3 +108,17 @@ def test_a_failing_store_write_keeps_the_event_log_and_the_actor(rig: Rig) -> No
 def test_a_message_that_is_no_journal_event_is_ignored(rig: Rig) -> None:
     rig.h.tell(JOURNAL, Tick(symbol=SYM, time=t(9, 30), ltp=150.0))
     assert rig.lines() == []
+
+
+def test_each_order_fill_position_and_halt_is_one_info_line(harness, tmp_path) -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="INFO",
+                      filter=lambda record: record["name"] == "actors.journal")
+    try:
+        with JournalStore(tmp_path / "j.db") as store, EventLog(None) as events:
+            harness.start(JournalActor, JOURNAL, store, events)
+            harness.tell(JOURNAL, ENTRY_SENT)
+            harness.quiet()
+    finally:
+        logger.remove(sink)
+    assert lines == [trade_line(ENTRY_SENT)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from loguru import logger
 
 from actors.names import FILTER, JOURNAL, PORTFOLIO, order_actor
 from actors.portfolio import PortfolioActor
@@ -27,6 +28,7 @@ from messages.portfolio import (
     ReserveEntry,
     SessionEndDue,
     SessionSummary,
+    StatusDue,
 )
 from messages.signals import CandidateDecided
 from messages.system import Alert, Halt, Halted
@@ -455,3 +457,21 @@ def test_a_restarted_portfolio_takes_the_reservations_from_the_order_actors(make
     h.tell(PORTFOLIO, EntryReservation(option_type="CE", held=False, time=t(9, 32)))  # its own word
     assert rig.reserve("CE") is True
     store.close()
+
+
+def test_the_heartbeat_line_shows_positions_working_entries_r_and_the_halt(rig: Rig) -> None:
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="INFO",
+                      filter=lambda record: "[HEARTBEAT]" in record["message"])
+    try:
+        assert rig.reserve("PE") is True
+        rig.open("E1", X)
+        rig.tick(X, 154.0)  # -0.5 R
+        rig.h.tell(PORTFOLIO, StatusDue(time=t(9, 41)))
+        rig.h.quiet()
+    finally:
+        logger.remove(sink)
+    assert lines == [
+        "[HEARTBEAT] trading: open positions 1 (NIFTY17JUN2115500CE x650 -0.50R); working entries PE; "
+        "R closed +0.00, total -0.50; not halted"
+    ]

@@ -155,6 +155,42 @@ def _live(args: argparse.Namespace, settings: Settings) -> int:
         return run_live(settings, options, signals.event)
 
 
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from live.desk import render_status
+    from messages.base import IST
+    from persistence.journal_store import JournalError, JournalStore
+
+    setup_logging(args.log_level or "WARNING")
+    if not Path(settings.db_path).exists():
+        print(f"error: no journal at DB_PATH={settings.db_path}", file=sys.stderr)
+        return 2
+    try:
+        with JournalStore(settings.db_path) as store:
+            print(render_status(store, args.day, datetime.now(IST)))
+    except JournalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _control(args: argparse.Namespace, settings: Settings) -> int:
+    from live.desk import send_command
+    from persistence.journal_store import JournalError, JournalStore
+
+    setup_logging(args.log_level or "WARNING")
+    if not Path(settings.db_path).exists():
+        print(f"error: no journal at DB_PATH={settings.db_path}: no trader ran here", file=sys.stderr)
+        return 2
+    try:
+        with JournalStore(settings.db_path) as store:
+            applied, text = send_command(store, args.control, args.wait)
+    except JournalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0 if applied else 1
+
+
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     from broker.openalgo_rest import OpenAlgoClient
     from live.preflight import PreflightError, preflight
@@ -345,6 +381,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="pre-flight checks against OpenAlgo, then exit")
     check.set_defaults(func=_check)
+
+    status = commands.add_parser(
+        "status",
+        help="the session as the journal (DB_PATH) holds it: trader running, pause/halt, R, positions, orders",
+        description="Read the journal at DB_PATH, while the trader runs or after, and print its state.",
+    )
+    status.add_argument("--day", type=date.fromisoformat, default=None, help="session YYYY-MM-DD (default: the latest)")
+    status.set_defaults(func=_status)
+    for name, what in (
+        ("pause", "no new entries (open positions and their stops stay)"),
+        ("resume", "allow entries again after pause"),
+        ("stop", "close everything at MARKET and halt for the day, like ±5R"),
+    ):
+        control = commands.add_parser(name, help=f"tell the running trader: {what}", description=f"{what}. "
+                                      "The running trader (same DB_PATH) applies it within about a second.")
+        control.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the trader (default 10)")
+        control.set_defaults(func=_control, control=name)
 
     replay = commands.add_parser(
         "replay",

@@ -8,6 +8,7 @@ from messages.base import OptionType
 FILTER = "filter"
 PORTFOLIO = "portfolio"
 JOURNAL = "journal"
+CONTROL = "control"
 
 
 def symbol_actor(symbol: str) -> str:

@@ -35,7 +35,15 @@ from messages.orders import (
     SwitchDue,
     TriggeredEntryDue,
 )
-from messages.portfolio import EntryFilled, EntryReservation, ExitFilled, OrderActorRecovered, ReleaseEntry, ReportReservation, ReserveEntry
+from messages.portfolio import (
+    EntryFilled,
+    EntryReservation,
+    ExitFilled,
+    OrderActorRecovered,
+    ReleaseEntry,
+    ReportReservation,
+    ReserveEntry,
+)
 from messages.signals import EntryCandidate, EntryIntent, ResendBest
 from messages.system import Alert, Stop
 from persistence.journal_store import JournalStore
@@ -59,7 +67,8 @@ class OrderActor(BaseActor):
     :class:`SwitchDue`, :class:`TriggeredEntryDue`, :class:`PollDue`, :class:`FlattenAll`,
     :class:`ReconcileSymbol`,
     :class:`StartTrading` (when constructed with ``trading=False`` for a warm-up),
-    :class:`StopEntries` (shutdown: the working entry is cancelled, stops stay),
+    :class:`StopEntries` (shutdown or pause: the working entry is cancelled, stops stay;
+    after a pause :class:`StartTrading` resumes),
     :class:`ReportReservation` (a restarted portfolio asks).
 
     A triggered entry (strategy.md §5) is left alone until it fills or the
@@ -201,8 +210,7 @@ class OrderActor(BaseActor):
         self._act(at_bar_close=False)
 
     def on_stop_entries(self, stop: StopEntries) -> None:
-        self.trading = False
-        self.desired = None
+        self.trading = False  # the best is kept: a pause's StartTrading acts on it again
         if self.state.entry is not None:
             self._cancel_entry()
 

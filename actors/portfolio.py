@@ -15,17 +15,18 @@ from broker.base import BrokerError
 from broker.gateway import BrokerGateway
 from messages.base import OptionType, option_type_of
 from messages.market import Tick
-from messages.orders import FlattenAll, Flattened, ReconcileSymbol
+from messages.orders import FlattenAll, Flattened, ReconcileSymbol, StartTrading, StopEntries
 from messages.portfolio import (
     EntryFilled,
+    EntryReservation,
     ExitFilled,
     ForceExitDue,
     GetTrades,
     OpenSymbols,
+    OrderActorRecovered,
+    PauseEntries,
     PositionEvent,
     ReconcileDue,
-    EntryReservation,
-    OrderActorRecovered,
     ReleaseEntry,
     ReportReservation,
     ReserveEntry,
@@ -45,7 +46,7 @@ class PortfolioActor(BaseActor):
     :class:`ExitFilled`, :class:`Tick`, :class:`Flattened`, :class:`Halt`, timers
     (:class:`ForceExitDue`, :class:`SessionEndDue`, :class:`ReconcileDue`), :class:`GetTrades` (ask),
     :class:`StatusDue` (a heartbeat line), :class:`OrderActorRecovered` and :class:`EntryReservation`
-    (an OrderActor's word after its restart or ours).
+    (an OrderActor's word after its restart or ours), :class:`PauseEntries` (``run.py pause|resume``).
 
     Out: :class:`PositionEvent`, :class:`Halted`, :class:`SessionSummary`,
     :class:`Alert` to the Journal; :class:`OpenSymbols` to the FilterSupervisor
@@ -74,6 +75,8 @@ class PortfolioActor(BaseActor):
         self.working: dict[OptionType, bool] = {"CE": False, "PE": False}
         self.halted = bool(halted_reason)
         self.halt_reason = halted_reason
+        #: ``run.py pause``: no new entries until ``resume`` (restored from the journal at start)
+        self.paused = False
         #: mismatches of the last reconciliation: symbol -> (broker quantity, ours)
         self._mismatches: dict[str, tuple[int, int]] = {}
         #: confirmed mismatches already alerted (alerted once per state)
@@ -95,6 +98,7 @@ class PortfolioActor(BaseActor):
             ReconcileDue: self.on_reconcile,
             GetTrades: self.on_get_trades,
             StatusDue: self.on_status_due,
+            PauseEntries: self.on_pause,
         }
 
     def started(self) -> None:
@@ -116,6 +120,9 @@ class PortfolioActor(BaseActor):
         entry reservation; the R so far may halt the day at once.
         """
         self._rebuild(None)
+        self.paused, since, source = self.journal.paused(self.clock.now().date())
+        if self.paused:
+            logger.warning("portfolio: entries are paused since {} ({}); run.py resume to trade again", since, source)
         for option_type in ("CE", "PE"):  # their own word on it wins (EntryReservation)
             if self.router.ref(order_actor(option_type)) is not None:
                 self.tell(order_actor(option_type), ReportReservation(time=self.clock.now()))
@@ -186,7 +193,7 @@ class PortfolioActor(BaseActor):
         """Grant one working entry to ``ask.option_type`` if the 5/3/3 limits allow it."""
         s = self.settings
         t = ask.option_type
-        if self.halted or self.working[t]:
+        if self.halted or self.paused or self.working[t]:
             return False
         working_total = sum(self.working.values())
         if self.open_count(t) + 1 > s.limit_for(t) or self.open_count() + working_total + 1 > s.max_positions:
@@ -292,6 +299,21 @@ class PortfolioActor(BaseActor):
         if done.option_type == "CE":
             self.defer(order_actor("PE"), FlattenAll(reason=exit_reason(self.halt_reason), time=done.time))
 
+    def on_pause(self, command: PauseEntries) -> None:
+        """Pause: no reservation is granted and the OrderActors cancel their working entries (their
+        best is kept); resume: they act on it again. Open positions and their stops are untouched."""
+        if command.paused == self.paused:
+            logger.info("entries already {} ({})", "paused" if self.paused else "allowed", command.source)
+            return
+        self.paused = command.paused
+        logger.info(
+            "entries {} ({}); open positions and their stops are untouched",
+            "PAUSED" if self.paused else "RESUMED", command.source,
+        )
+        for option_type in ("CE", "PE"):
+            message = StopEntries(time=command.time) if self.paused else StartTrading(time=command.time)
+            self.tell(order_actor(option_type), message)
+
     # --- reconciliation ----------------------------------------------------------------
     def on_reconcile(self, due: ReconcileDue) -> None:
         """Compare net positions with the broker's position book (strategy.md §6).
@@ -352,7 +374,7 @@ class PortfolioActor(BaseActor):
         logger.info(
             "[HEARTBEAT] trading: open positions {} ({}); working entries {}; R closed {:+.2f}, total {:+.2f}; {}",
             len(held), open_text, working, closed_r, self.cumulative_r(),
-            f"HALTED ({self.halt_reason})" if self.halted else "not halted",
+            f"HALTED ({self.halt_reason})" if self.halted else ("PAUSED" if self.paused else "not halted"),
         )
 
     def on_session_end(self, due: SessionEndDue) -> None:

@@ -7,6 +7,7 @@ daily summary → exit after the close.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -21,8 +22,9 @@ from pydantic import ValidationError
 
 from actors.base import InFlight, Router
 from actors.clock import Clock, ScaledClock, SteppedClock, WallClock
+from actors.control import ControlActor
 from actors.feed import FeedActor
-from actors.names import FEED, PORTFOLIO
+from actors.names import CONTROL, FEED, PORTFOLIO
 from actors.order import order_update_listener
 from actors.supervisor import ActorSpec, Graph
 from broker.base import BrokerError
@@ -33,10 +35,13 @@ from broker.simulated import SimulatedBroker
 from config.settings import Settings
 from live.pacing import QUIET_TIMEOUT, Pacer
 from live.preflight import Ours, PreflightError, SessionPlan, preflight
-from live.settle import settle_intents
 from live.progress import SessionProgress
+from live.settle import settle_intents
+from live.ticker import Ticker
+from messages.base import IST
 from messages.market import Bar
 from messages.portfolio import GetTrades
+from messages.system import ControlDue
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalError, JournalStore
 from replay.report import render_sessions
@@ -255,9 +260,18 @@ def _trade(
                         FEED, graph.ctx, plan.symbols, make_feed, history, lambda: graph.start_trading(), tick_sink
                     ),
                 ),
+                ActorSpec(
+                    CONTROL,
+                    lambda: ControlActor.start(
+                        CONTROL, graph.ctx, store, os.getpid(), started_at, settings.kill_switch_file
+                    ),
+                ),
             ),
         )
+        started_at = datetime.now(IST)
         graph.start(clock.now())
+        # run.py pause|resume|stop and the kill-switch file, taken within a real second
+        ticker = Ticker(router, CONTROL, lambda: ControlDue(time=clock.now())).start()
         if on_started is not None:
             on_started(graph)
         progress = SessionProgress(router, clock, out).start() if options.progress else None
@@ -287,6 +301,7 @@ def _trade(
             # The inputs stop first, while the actors run: the timers (else they fire at actors already
             # gone), and the paced feed, whose thread may be waiting for the actors to go quiet, which they
             # would not while the FeedActor, stopping, waited for that thread (5 s).
+            ticker.stop()
             clock.stop()
             for pacer in pacers:
                 pacer.stop()

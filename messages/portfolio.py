@@ -48,6 +48,15 @@ class OrderActorRecovered(Message):
     time: AwareDatetime
 
 
+class PauseEntries(Message):
+    """``run.py pause`` (``paused``) or ``resume``: no new entries, or entries again; open positions
+    and their stops are untouched. ``source`` says who asked."""
+
+    paused: bool
+    source: str
+    time: AwareDatetime
+
+
 class StatusDue(Message):
     """Time for the PortfolioActor's heartbeat line (sent by the FeedActor with its own, live)."""
 

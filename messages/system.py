@@ -33,6 +33,12 @@ class Halt(Message):
     time: AwareDatetime
 
 
+class ControlDue(Message):
+    """Every real second, live: the ControlActor looks for commands from a second terminal."""
+
+    time: AwareDatetime
+
+
 class ActorFailed(Message):
     """An actor's handler raised; pykka stopped it. Sent to the Supervisor."""
 

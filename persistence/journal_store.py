@@ -30,12 +30,14 @@ from persistence.models import (
     TABLES,
     AlertRow,
     CandidateDecision,
+    Control,
     DailySummary,
     Fill,
     Order,
     OrderEventRow,
     OrderIntentRow,
     Position,
+    Runner,
     Session,
     Swing,
     open_database,
@@ -285,6 +287,66 @@ class JournalStore:
             raise ValueError(f"no journal table {table_name!r}; known: {sorted(TABLES)}")
         with self._read():
             return model.select().count()
+
+    # ------------------------------------------------------------------ the trader's desk
+
+    def issue_control(self, command: str, source: str, now: datetime) -> int:
+        """Commit a command (``pause``, ``resume``, ``stop``) for the running program; its id."""
+        with self._bound(), self._db.atomic():
+            return Control.create(issued_at=now, command=command, source=source).id
+
+    def pending_controls(self) -> list[dict[str, Any]]:
+        """Commands not yet applied, oldest first."""
+        with self._read():
+            return list(Control.select().where(Control.done_at.is_null()).order_by(Control.id).dicts())
+
+    def control_done(self, control_id: int, session_date: date | None, result: str, now: datetime) -> None:
+        """Mark a command applied to ``session_date`` (``result`` ``applied``) or not (``result`` says why)."""
+        with self._bound(), self._db.atomic():
+            Control.update(session=session_date, done_at=now, result=result).where(Control.id == control_id).execute()
+
+    def control(self, control_id: int) -> dict[str, Any] | None:
+        with self._read():
+            return next(iter(Control.select().where(Control.id == control_id).dicts()), None)
+
+    def paused(self, session_date: date) -> tuple[bool, datetime | None, str]:
+        """``(paused, since, source)``: whether the last pause or resume applied to the session was a pause."""
+        with self._read():
+            row = (
+                Control.select()
+                .where((Control.session == session_date) & Control.command.in_(["pause", "resume"])
+                       & (Control.result == "applied"))
+                .order_by(Control.done_at.desc(), Control.id.desc())
+                .first()
+            )
+        if row is None or row.command != "pause":
+            return False, None, ""
+        return True, row.done_at, row.source
+
+    def seen(self, pid: int, session_date: date, started_at: datetime, now: datetime) -> None:
+        """The running program is alive (rewritten every second or so)."""
+        with self._bound(), self._db.atomic():
+            Runner.insert(
+                id=1, pid=pid, session=session_date, started_at=started_at, seen_at=now, stopped_at=None
+            ).on_conflict_replace().execute()
+
+    def stopped(self, pid: int, now: datetime) -> None:
+        """The program ``pid`` stopped by itself (not a crash)."""
+        with self._bound(), self._db.atomic():
+            Runner.update(stopped_at=now, seen_at=now).where((Runner.id == 1) & (Runner.pid == pid)).execute()
+
+    def runner(self) -> dict[str, Any] | None:
+        """The last program that ran on this journal: pid, session, started_at, seen_at, stopped_at; None if none did."""
+        with self._read():
+            return next(iter(Runner.select().dicts()), None)
+
+    def sessions(self) -> list[date]:
+        """Every session date the journal holds orders, positions or a halt of, oldest first."""
+        with self._read():
+            found = {r.session for r in Order.select(Order.session).distinct()}
+            found |= {r.session for r in Position.select(Position.session).distinct()}
+            found |= {r.session for r in Session.select(Session.session)}
+        return sorted(found)
 
     # ------------------------------------------------------------------ internals
 

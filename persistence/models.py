@@ -249,6 +249,39 @@ class AlertRow(_Base):
         table_name = "alerts"
 
 
+class Control(_Base):
+    """A command from a second terminal (``run.py pause|resume|stop``) or the kill-switch file.
+
+    ``issued_at`` wall-clock IST; the running program fills ``session``,
+    ``done_at`` and ``result`` when it applies it (``applied``, or why not).
+    """
+
+    issued_at = IsoDateTimeField()
+    command = peewee.TextField()
+    source = peewee.TextField()
+    session = IsoDateField(null=True)
+    done_at = IsoDateTimeField(null=True)
+    result = peewee.TextField(default="")
+
+    class Meta:
+        table_name = "controls"
+
+
+class Runner(_Base):
+    """The program running on this journal: one row, rewritten every second while it runs (wall-clock IST)."""
+
+    id = peewee.IntegerField(primary_key=True)
+    pid = peewee.IntegerField()
+    session = IsoDateField()
+    started_at = IsoDateTimeField()
+    seen_at = IsoDateTimeField()
+    #: set when it stopped by itself (the close, a signal); a crash leaves it empty
+    stopped_at = IsoDateTimeField(null=True)
+
+    class Meta:
+        table_name = "runner"
+
+
 #: Every journal table, in creation order.
 MODELS: tuple[type[peewee.Model], ...] = (
     Session,
@@ -261,6 +294,8 @@ MODELS: tuple[type[peewee.Model], ...] = (
     CandidateDecision,
     DailySummary,
     AlertRow,
+    Control,
+    Runner,
 )
 
 #: Table name -> model.

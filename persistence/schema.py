@@ -19,14 +19,15 @@ from persistence.models import MODELS
 
 #: The schema this program writes. Version 1 is the first versioned one (journals written
 #: before versioning have the same tables and are taken as version 1); version 2 adds
-#: ``order_intents``.
-SCHEMA_VERSION = 2
+#: ``order_intents``; version 3 ``controls`` and ``runner`` (the trader's desk).
+SCHEMA_VERSION = 3
 
 #: ``MIGRATIONS[n]`` takes a journal from version ``n - 1`` to ``n``: it returns the
 #: ``playhouse.migrate`` operations to run (add a column, an index …). New tables need
 #: no step: every missing table is created after the steps.
 MIGRATIONS: dict[int, Callable[[SqliteMigrator], list]] = {
     2: lambda migrator: [],  # order_intents: a new table
+    3: lambda migrator: [],  # controls, runner: new tables
 }
 
 

@@ -12,7 +12,7 @@ from actors.portfolio import PortfolioActor
 from broker.base import PositionRow
 from broker.gateway import BrokerGateway
 from messages.market import Tick
-from messages.orders import FlattenAll, Flattened, OrderFilled, OrderSent, ReconcileSymbol
+from messages.orders import FlattenAll, Flattened, OrderFilled, OrderSent, ReconcileSymbol, StartTrading, StopEntries
 from messages.portfolio import (
     EntryFilled,
     EntryReservation,
@@ -21,6 +21,7 @@ from messages.portfolio import (
     GetTrades,
     OpenSymbols,
     OrderActorRecovered,
+    PauseEntries,
     PositionEvent,
     ReconcileDue,
     ReleaseEntry,
@@ -475,3 +476,25 @@ def test_the_heartbeat_line_shows_positions_working_entries_r_and_the_halt(rig: 
         "[HEARTBEAT] trading: open positions 1 (NIFTY17JUN2115500CE x650 -0.50R); working entries PE; "
         "R closed +0.00, total -0.50; not halted"
     ]
+
+
+def test_pause_refuses_entries_and_cancels_working_ones_resume_allows_them(rig: Rig) -> None:
+    rig.open("E1", X)
+    rig.h.tell(PORTFOLIO, PauseEntries(paused=True, source="run.py pause", time=t(9, 40)))
+    assert rig.reserve("PE") is False
+    assert rig.ce.of(StopEntries) and rig.pe.of(StopEntries)
+    assert rig.journal.of(Halted) == [] and rig.ce.of(FlattenAll) == []  # positions untouched
+    rig.h.tell(PORTFOLIO, PauseEntries(paused=False, source="run.py resume", time=t(9, 41)))
+    assert rig.ce.of(StartTrading) and rig.pe.of(StartTrading)
+    assert rig.reserve("PE") is True
+
+
+def test_a_restarted_portfolio_stays_paused(make_harness, tmp_path) -> None:
+    h = make_harness(start=t(9, 30))
+    store = JournalStore(tmp_path / "journal.db")
+    control = store.issue_control("pause", "run.py pause", t(9, 20))
+    store.control_done(control, t(9, 20).date(), "applied", t(9, 20))
+    rig = Rig(h, journal=store)
+    h.quiet()
+    assert rig.reserve("CE") is False
+    store.close()

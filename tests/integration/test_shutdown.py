@@ -49,10 +49,11 @@ STOP_WAIT = 30.0
 class Command:
     """``python run.py ARGS`` in a subprocess; its stdout and stderr are collected line by line as it runs."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.popen = subprocess.Popen(
             [sys.executable, "run.py", *args],
             cwd=PROJECT_ROOT,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -192,26 +192,48 @@ def _control(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
+    """The PASS/FAIL table of every pre-flight check (live/preflight.py); exit 0 only when all pass."""
+    import requests
+
     from broker.openalgo_rest import OpenAlgoClient
-    from live.preflight import PreflightError, preflight
-    from live.runner import market_closed_reason
+    from live import preflight as checks
+    from live.preflight import check_all, clock_check, journal_check, render_checks, websocket_check
+    from live.runner import market_closed_reason, read_sim_clock
     from messages.base import IST
 
-    setup_logging(args.log_level or "WARNING")
+    setup_logging(args.log_level or "ERROR")
     if not settings.openalgo_api_key.get_secret_value():
         print("error: OPENALGO_API_KEY is not set (put it in .env)", file=sys.stderr)
         return 2
     client = OpenAlgoClient(settings.openalgo_host, settings.openalgo_api_key, settings.strategy_name)
-    now = datetime.now(IST)
-    try:
-        plan = preflight(client, settings, now.date(), args.expiry, args.atm, switch_to_analyzer=False)
-    except PreflightError as exc:
-        print(f"FAIL  {exc}")
-        return 1
-    print("\n".join(f"ok    {line}" for line in plan.lines()))
+    wall = now = datetime.now(IST)
+    if args.sim_clock:  # the simulator's day and time, as run.py --sim-clock trades it
+        try:
+            now = datetime.fromisoformat(read_sim_clock(settings)["sim_time"]).astimezone(IST)
+        except Exception as exc:  # noqa: BLE001 - any failure is the same advice
+            print(f"FAIL  --sim-clock: the simulator's clock at {settings.openalgo_host}/sim/clock: {exc}")
+            return 1
     closed = market_closed_reason(now, settings)
-    print(f"note  {closed}" if closed else "ok    market session open today")
-    return 0
+
+    def server_date() -> str | None:
+        try:
+            return requests.get(settings.openalgo_host, timeout=3).headers.get("Date")
+        except requests.RequestException:
+            return None
+
+    rows, _plan = check_all(
+        client, settings, now.date(), args.expiry, args.atm, ping_patience=checks.PING_PATIENCE,
+        extra=(
+            ("websocket", lambda plan: websocket_check(
+                settings, plan.symbols[len(plan.symbols) // 2], not closed, checks.WS_WAIT
+            )),
+            ("journal", lambda plan: journal_check(Path(settings.db_path))),
+            ("clock", lambda plan: clock_check(settings, server_date(), wall)),
+        ),
+    )
+    print(render_checks(rows))
+    print(f"note  {closed}" if closed else "note  the market session is open now")
+    return 0 if all(row.passed for row in rows) else 1
 
 
 # --- replay ------------------------------------------------------------------------------
@@ -306,7 +328,15 @@ def _sim(args: argparse.Namespace, settings: Settings) -> int:
         if signals.event.is_set():
             return 0
         api_key = args.api_key or secrets.token_hex(16)
-        server = _simulator(args, market, api_key, args.rest_port, args.ws_port).start()
+        try:
+            server = _simulator(args, market, api_key, args.rest_port, args.ws_port).start()
+        except (OSError, RuntimeError) as exc:  # the ports are taken (the server says so)
+            print(
+                f"error: cannot serve on 127.0.0.1 ports {args.rest_port} (REST) and {args.ws_port} (WebSocket): {exc}. "
+                "OpenAlgo itself uses 5000 and 8765; give free ones with --rest-port and --ws-port",
+                file=sys.stderr,
+            )
+            return 2
         try:
             print(f"OpenAlgo simulator  REST {server.rest_url}  WS {server.ws_url}")
             print(f"API key             {api_key}")
@@ -358,6 +388,36 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 # --- parser -----------------------------------------------------------------------------------
+#: loguru's levels, the only ones --log-level takes (any case)
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LOG_LEVELS)} (any case), got {text!r}")
+    return level
+
+
+def _add_common(parser: argparse.ArgumentParser, trading: bool, suppress: bool) -> None:
+    """The options every command takes (``trading``: also the session's), before or after the command.
+
+    After the command they default to "not given" (``suppress``), so the value given before it stands.
+    """
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--env-file", default=default(None), metavar="PATH",
+                        help="settings file (default: .env if there; the environment wins); a missing one is an error")
+    parser.add_argument("--log-level", type=_log_level, default=default(None), metavar="LEVEL",
+                        help="TRACE, DEBUG, INFO, WARNING, ERROR, any case (default per command)")
+    if trading:
+        parser.add_argument("--expiry", default=default(None), help="option expiry like 30DEC25 (default: nearest, from /expiry)")
+        parser.add_argument("--atm", type=int, default=default(None), help="ATM strike (default: NIFTY index quote rounded)")
+        parser.add_argument("--sim-clock", action="store_true", default=default(False),
+                            help="follow the simulator's clock (run.py sim)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
@@ -366,24 +426,25 @@ def build_parser() -> argparse.ArgumentParser:
         "Ctrl-C or SIGTERM ends a session early: working entries are cancelled, stops stay at the broker, "
         "the trades are listed, the journal is flushed, exit 0; a second signal is ignored.",
     )
-    parser.add_argument("--env-file", default=".env", help="settings file (default: .env; environment wins)")
-    parser.add_argument("--log-level", default=None, help="TRACE, DEBUG, INFO, WARNING, ERROR (default per command)")
-    parser.add_argument("--expiry", default=None, help="option expiry like 30DEC25 (default: nearest, from /expiry)")
-    parser.add_argument("--atm", type=int, default=None, help="ATM strike (default: NIFTY index quote rounded)")
+    _add_common(parser, trading=True, suppress=False)
+    # the same options after the command (``run.py check --expiry 30DEC25``)
+    common_after, trading_after = argparse.ArgumentParser(add_help=False), argparse.ArgumentParser(add_help=False)
+    _add_common(common_after, trading=False, suppress=True)
+    _add_common(trading_after, trading=True, suppress=True)
     parser.add_argument("--dry-run", action="store_true", help="live data, orders matched locally: nothing is sent")
     parser.add_argument(
         "--switch-to-analyzer", action="store_true", help="with PAPER_TRADING=true, switch OpenAlgo to analyzer mode"
     )
-    parser.add_argument("--sim-clock", action="store_true", help="follow the simulator's clock (run.py sim)")
     parser.add_argument("--events", type=Path, default=None, metavar="PATH", help="write the event log (JSON Lines)")
     parser.set_defaults(func=_live)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    check = commands.add_parser("check", help="pre-flight checks against OpenAlgo, then exit")
+    check = commands.add_parser("check", help="pre-flight checks against OpenAlgo, then exit", parents=[trading_after])
     check.set_defaults(func=_check)
 
     status = commands.add_parser(
         "status",
+        parents=[common_after],
         help="the session as the journal (DB_PATH) holds it: trader running, pause/halt, R, positions, orders",
         description="Read the journal at DB_PATH, while the trader runs or after, and print its state.",
     )
@@ -394,13 +455,14 @@ def build_parser() -> argparse.ArgumentParser:
         ("resume", "allow entries again after pause"),
         ("stop", "close everything at MARKET and halt for the day, like ±5R"),
     ):
-        control = commands.add_parser(name, help=f"tell the running trader: {what}", description=f"{what}. "
+        control = commands.add_parser(name, parents=[common_after], help=f"tell the running trader: {what}", description=f"{what}. "
                                       "The running trader (same DB_PATH) applies it within about a second.")
         control.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the trader (default 10)")
         control.set_defaults(func=_control, control=name)
 
     replay = commands.add_parser(
         "replay",
+        parents=[common_after],
         help="replay recorded session files through the actor graph with a simulated broker",
         description="Replay recorded 1-minute bar files (one session per file) and print the trades. "
         "Ctrl-C (or SIGTERM) stops it at its next step, journal flushed: no report, exit 130 (143 for SIGTERM).",
@@ -415,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser(
         "sim",
+        parents=[common_after],
         help="run the OpenAlgo-compatible simulator on 127.0.0.1",
         description="Serve OpenAlgo's REST and WebSocket protocol on 127.0.0.1 from a recorded or synthetic session.",
     )
@@ -438,6 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
+        parents=[common_after],
         help="simulator + live path over real sockets: trade a synthetic day and print the result",
         description="Start the simulator on free loopback ports with a synthetic session and trade it end to end.",
     )
@@ -465,9 +529,13 @@ def _sim_options(parser: argparse.ArgumentParser, speed: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    env_file = args.env_file if args.env_file is not None else ".env"
+    if args.env_file is not None and not Path(args.env_file).is_file():
+        print(f"error: --env-file {args.env_file}: no such file", file=sys.stderr)
+        return 2
     try:
         overrides = {"lot_size": args.lot_size} if getattr(args, "lot_size", None) is not None else {}
-        settings = load_settings(args.env_file, **overrides)
+        settings = load_settings(env_file, **overrides)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

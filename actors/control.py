@@ -9,7 +9,7 @@ does what ``stop`` does. It also tells the journal the program is alive
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from loguru import logger
@@ -23,6 +23,8 @@ from persistence.journal_store import JournalError, JournalStore
 
 #: What ``run.py stop`` and the kill-switch file do: the halt's reason (strategy.md §6: flatten, no entries).
 STOP_REASON = "stop_command"
+#: A command older than this (wall clock) is not applied: nobody waits for it any more.
+MAX_AGE = timedelta(minutes=1)
 
 
 class ControlActor(BaseActor):
@@ -52,6 +54,11 @@ class ControlActor(BaseActor):
         try:
             self.store.seen(self.pid, day, self.started_at, wall)
             for row in self.store.pending_controls():
+                if wall - row["issued_at"] > MAX_AGE:  # its terminal gave up on it long ago (Ctrl-C)
+                    self.store.control_done(row["id"], None, f"expired: not taken within {MAX_AGE}", wall)
+                    logger.warning("control: {} from {} issued at {:%H:%M:%S} expired", row["command"],
+                                   row["source"], row["issued_at"])
+                    continue
                 result = self._apply(row["command"], row["source"], due)
                 self.store.control_done(row["id"], day, result, wall)
             if not self.killed and self.kill_switch.exists():

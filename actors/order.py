@@ -100,6 +100,9 @@ class OrderActor(BaseActor):
         #: False during the warm-up from history: intents are kept, not acted on
         self.trading = trading
         self.desired: EntryCandidate | None = None
+        #: whether ``desired`` is the filter's word: not after a recovery until its EntryIntent comes,
+        #: so an adopted entry is not taken for unwanted meanwhile
+        self.desired_known = journal is None
         #: the orders, positions and working entry (rebuilt from the journal at start)
         self.state = OrderState()
         self.reserved = False
@@ -172,17 +175,41 @@ class OrderActor(BaseActor):
             if not order.final:
                 self._refresh(order)
         self.reserved = self.state.entry is not None
+        for order in list(self.state.orders.values()):  # a lost attempt that reached the broker (settled)
+            if order.role == "entry" and not order.final and order is not self.state.entry:
+                self._alert("critical", f"entry {order.orderid} {order.symbol} works besides the entry; cancelling it")
+                self._cancel(order)
         for position in list(self.state.positions.values()):
+            self._trim_cover(position)
             self._protect_gap(position)
-        halted, reason = self.journal.is_halted(self.clock.now().date())
+        day = self.clock.now().date()
+        halted, reason = self.journal.is_halted(day)
         if halted:  # the day is over for entries; a flatten the crash interrupted goes on (strategy.md §6)
             logger.warning("{}: the day is halted ({}); no entries, nothing left open", self.name, reason)
             self._flatten(exit_reason(reason))
+        elif self.journal.paused(day)[0]:  # run.py pause holds across restarts: no working entry either
+            logger.warning("{}: entries are paused (run.py resume allows them); its working entry is cancelled", self.name)
+            self.on_stop_entries(StopEntries(time=self.clock.now()))
         self.defer(PORTFOLIO, OrderActorRecovered(option_type=self.option_type, reservation_held=self.reserved, time=self.clock.now()))
-        if self.state.orders:
+        if self.state.orders or self.gateway.has_unsettled(self._mine):
             self._schedule_poll()
-        if self.router.ref(FILTER) is not None:  # restarted alone: an intent sent meanwhile was lost
+        self._ask_best()
+
+    def _ask_best(self) -> None:
+        """Ask the filter for its last best (restarted alone, an intent sent meanwhile was lost)."""
+        if self.router.ref(FILTER) is not None:
             self.tell(FILTER, ResendBest(option_type=self.option_type, time=self.clock.now()))
+
+    def _trim_cover(self, position: ShortPosition) -> None:
+        """Cancel stops (newest first) while working stops and exits cover more than the open quantity:
+        a second stop would buy again once the first has bought the position back."""
+        for stop in reversed(position.stops):
+            if position.unprotected >= 0:
+                return
+            if not stop.final and not stop.cancel_requested:
+                self._alert("critical", f"stop {stop.orderid} of {position.symbol} is one stop too many; cancelling it")
+                if self._cancel(stop):
+                    stop.status = "cancelled"  # no longer counted; the broker's word follows
 
     def _protect_gap(self, position: ShortPosition) -> None:
         """A stop for whatever open quantity no working stop or exit covers (no position without its stop)."""
@@ -203,10 +230,13 @@ class OrderActor(BaseActor):
     # --- handlers -------------------------------------------------------------------
     def on_intent(self, intent: EntryIntent) -> None:
         self.desired = intent.candidate
+        self.desired_known = True
         self._act(at_bar_close=False)
 
     def on_start_trading(self, start: StartTrading) -> None:
         self.trading = True
+        if not self.desired_known:  # no intent since the recovery (the pool may have had no best): ask
+            self._ask_best()
         self._act(at_bar_close=False)
 
     def on_stop_entries(self, stop: StopEntries) -> None:
@@ -260,12 +290,13 @@ class OrderActor(BaseActor):
         except BrokerError as exc:
             logger.warning("{}: order-book poll failed: {}", self.name, exc)
             book = []
-        for row, request in self.gateway.late_placements(book, self._mine) if book else []:
-            self._take_over_late(row, request)
         for row in book:
             order = self.state.orders.get(row.orderid)
             if order is not None and (row.status != order.status or row.filled_quantity != order.filled_quantity):
                 self._apply(row.as_update(self.clock.now()))
+        # after our own orders' news: a doubled order is judged against what they did
+        for row, request in self.gateway.late_placements(book, self._mine) if book else []:
+            self._take_over_late(row, request)
         self._schedule_poll()
 
     def _mine(self, symbol: str) -> bool:
@@ -273,10 +304,11 @@ class OrderActor(BaseActor):
 
     def _take_over_late(self, row: OrderSnapshot, request: OrderRequest) -> None:
         """A placement thought lost reached the broker after all (``row``, found by the gateway): no
-        order of ours is left untracked. It is journaled and tracked, its fills count as any; then
-        it is cancelled unless it is needed: an entry always (its type's entry is another, or none;
-        what filled is a position with its stop), a stop or exit beyond its position's open
-        quantity. A doubled exit that filled beyond the position leaves the account long: alerted.
+        order of ours is left untracked. It is journaled and tracked, its fills count as any (one
+        already over brings only its fills); then it is cancelled unless it is needed: an entry
+        always (its type's entry is another, or none; what filled is a position with its stop), a
+        stop or exit beyond its position's open quantity. A doubled exit that filled beyond the
+        position leaves the account long: alerted (``_exit_filled``, ``_exit_changed``).
         """
         role: OrderRole = "entry" if request.action == "SELL" else ("stop" if request.pricetype == "SL" else "exit")
         position = None
@@ -302,13 +334,12 @@ class OrderActor(BaseActor):
             status="trigger pending" if request.pricetype == "SL" else "open", candidate=candidate, reason="doubled",
         ))
         self._journal_order("place", order, request)
-        open_before = position.open_quantity if position else 0
         if position is not None:
             (position.stops if role == "stop" else position.exits).append(order)
+        # one already over (rejected, cancelled) only brings its fills: it protected nothing, so
+        # its end must not replace a stop or close the position
+        order.cancel_requested = row.status in FINAL_STATUSES
         self._apply(row.as_update(self.clock.now()))
-        excess = order.filled_quantity - open_before
-        if role != "entry" and excess > 0:
-            self._alert("critical", f"{order.orderid} bought {excess} {order.symbol} beyond the position: the account is long; CLOSE IT BY HAND")
         if not order.final and (role == "entry" or position is None or position.unprotected < 0):
             self._cancel(order)
 
@@ -341,7 +372,7 @@ class OrderActor(BaseActor):
 
     # --- the entry (strategy.md §5 table) ------------------------------------------------
     def _act(self, at_bar_close: bool) -> None:
-        if self.halted or not self.trading:
+        if self.halted or not self.trading or not self.desired_known:
             return
         entry = self.state.entry
         working = (
@@ -617,10 +648,16 @@ class OrderActor(BaseActor):
     def _exit_changed(self, order: TrackedOrder, added: int, fill_price: float, was_final: bool) -> None:
         position = self.state.positions.get(order.position_id or "")
         if position is None:
+            if added > 0:  # a BUY with nothing left to buy back: the account is long
+                self._alert(
+                    "critical",
+                    f"{order.role} {order.orderid} bought {added} {order.symbol} with no open position left: "
+                    "the account is long; CLOSE IT BY HAND",
+                )
             return
         if added > 0:
             reason = "stop" if order.role == "stop" else order.reason
-            self._exit_filled(position, added, fill_price, reason)
+            self._exit_filled(position, added, fill_price, reason, order)
             return
         if order.role == "stop" and order.final and not was_final and not order.cancel_requested:
             if position.open_quantity > 0 and order.filled_quantity < order.quantity:
@@ -633,13 +670,28 @@ class OrderActor(BaseActor):
                     self._alert("critical", f"stop {order.orderid} of {position.symbol} is {order.status}; replacing it")
                     self._protect(position, rest)
 
-    def _exit_filled(self, position: ShortPosition, quantity: int, price: float, reason: str) -> None:
+    def _exit_filled(
+        self, position: ShortPosition, quantity: int, price: float, reason: str, order: TrackedOrder | None = None
+    ) -> None:
+        """``quantity`` bought back at ``price`` (by ``order``; None: the broker holds none). A fill beyond
+        the open quantity leaves the account long (alerted); a position closed cancels its other stops and
+        exits, so none of them buys again."""
+        excess = quantity - position.open_quantity
+        if excess > 0 and order is not None:
+            self._alert(
+                "critical",
+                f"{order.role} {order.orderid} bought {excess} {order.symbol} beyond position {position.position_id}: "
+                "the account is long; CLOSE IT BY HAND",
+            )
         quantity = min(quantity, position.open_quantity)
         if quantity <= 0:
             return
         position.open_quantity -= quantity
         if position.open_quantity == 0:
             del self.state.positions[position.position_id]
+            for other in position.stops + position.exits:
+                if other is not order and not other.final and not other.cancel_requested:
+                    self._cancel(other)
         self.defer(
             PORTFOLIO,
             ExitFilled(
@@ -649,6 +701,8 @@ class OrderActor(BaseActor):
                 price=price,
                 reason=reason,
                 time=self.clock.now(),
+                orderid=order.orderid if order else None,
+                order_filled=order.filled_quantity if order else None,
             ),
         )
 
@@ -781,8 +835,17 @@ class OrderActor(BaseActor):
             if role == "entry":
                 raise JournalNotConfirmed(f"the journal did not confirm the intent {intent.intent_id}")
             self._alert("critical", f"the journal did not confirm the intent of a {role} for {request.symbol}; sending it")
+        lost = 0
+
+        def journal_lost(sent_at: datetime) -> None:  # settled at a restart if it turns up (live/settle.py)
+            nonlocal lost
+            lost += 1
+            self.tell(JOURNAL, intent.model_copy(update={
+                "intent_id": f"{intent.intent_id}:lost{lost}", "state": "lost", "time": sent_at,
+            }))
+
         try:
-            orderid = self.gateway.place_order(request)
+            orderid = self.gateway.place_order(request, on_lost=journal_lost)
         except BrokerError as exc:
             # a refusal placed nothing; after retryable failures (time-outs, 5xx) the order may
             # still exist: the intent stays "sent", an unknown outcome for the order book to settle

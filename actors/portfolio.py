@@ -241,7 +241,15 @@ class PortfolioActor(BaseActor):
         if pos is None or pos.open_quantity == 0:
             logger.warning("exit fill for unknown or closed position {}", fill.position_id)
             return
-        pos.take_exit(fill.quantity, fill.price)
+        quantity = fill.quantity
+        if fill.orderid is not None and fill.order_filled is not None:
+            counted = pos.exits_by_order.get(fill.orderid, 0)
+            quantity = min(quantity, fill.order_filled - counted)
+            if quantity <= 0:
+                logger.debug("exit fill of {} already counted (from the journal)", fill.orderid)
+                return
+            pos.exits_by_order[fill.orderid] = counted + quantity
+        pos.take_exit(quantity, fill.price)
         pos.reason = fill.reason
         if pos.open_quantity == 0:
             pos.exit_time = fill.time

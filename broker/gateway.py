@@ -129,8 +129,13 @@ class BrokerGateway:
         self._known_lock = threading.Lock()
 
     # --- orders ----------------------------------------------------------------------
-    def place_order(self, request: OrderRequest) -> str:
-        """Place once, whatever the retries. Raises the last :class:`BrokerError`."""
+    def place_order(self, request: OrderRequest, on_lost: Callable[[datetime], None] | None = None) -> str:
+        """Place once, whatever the retries. Raises the last :class:`BrokerError`.
+
+        ``on_lost(sent_at)`` is called for each attempt whose answer is lost
+        (time-out, 5xx), so the caller can journal it: such an attempt may
+        still reach the broker, later (see :meth:`late_placements`).
+        """
         unknown = False
         #: when the first attempt was sent: no order the look-up takes can be older
         sent_at: datetime | None = None
@@ -158,6 +163,8 @@ class BrokerGateway:
                     lost.append(Unsettled(request, now))
                     with self._known_lock:
                         self._unsettled.append(lost[-1])
+                    if on_lost is not None:
+                        on_lost(now)
                 raise
             self._remember(orderid)
             return orderid

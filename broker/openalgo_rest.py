@@ -483,9 +483,12 @@ class OpenAlgoClient:
         return ServerError(summary)
 
     def _mask(self, text: str) -> str:
-        """``text`` with every occurrence of the API key replaced by ``***``."""
+        """``text`` with the API key replaced by ``***`` wherever it stands as a token of its own (not
+        inside a longer word: a short key must not turn "Max retries exceeded" into "Ma*** …")."""
         key = self._key.get_secret_value()
-        return text.replace(key, "***") if key else text
+        if not key:
+            return text
+        return re.sub(rf"(?<![A-Za-z0-9]){re.escape(key)}(?![A-Za-z0-9])", "***", text)
 
 
 def _snapshot(row: OrderRow, fallback_orderid: str = "") -> OrderSnapshot:

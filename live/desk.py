@@ -107,13 +107,19 @@ def send_command(
     while True:
         row = store.control(control_id)
         if row is not None and row["done_at"] is not None:
-            if row["result"] == "applied":
-                return True, f"{command}: applied to session {row['session']}: {COMMANDS[command]}"
-            return False, f"{command}: not applied: {row['result']}"
+            return send_command_result(store, command, control_id)
         if _time.monotonic() >= deadline:
             break
         sleep(0.2)
-    store.control_done(control_id, None, "not taken: no running trader", datetime.now(IST))
+    if not store.control_done(control_id, None, "not taken: no running trader", datetime.now(IST)):
+        return send_command_result(store, command, control_id)  # taken at the last moment
     return False, (
         f"{command}: no running trader took it within {wait:g} s (is it running with DB_PATH={store.path}?); withdrawn"
     )
+
+
+def send_command_result(store: JournalStore, command: str, control_id: int) -> tuple[bool, str]:
+    row = store.control(control_id)
+    if row is not None and row["result"] == "applied":
+        return True, f"{command}: applied to session {row['session']}: {COMMANDS[command]}"
+    return False, f"{command}: not applied: {row['result'] if row else 'unknown'}"

@@ -165,7 +165,8 @@ def run_live(
             return 2
         try:
             plan = preflight(
-                client, settings, now.date(), options.expiry, options.atm, options.switch_to_analyzer, ours=ours
+                client, settings, now.date(), options.expiry, options.atm, options.switch_to_analyzer, ours=ours,
+                dry_run=options.dry_run,
             )
         except PreflightError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -289,6 +290,7 @@ def _trade(
             if stop.is_set() or clock.now() < close:
                 why = "stopping" if stop.is_set() else f"the simulator's session ended at {clock.now():%H:%M:%S}"
                 logger.warning("{} before the close: working entries are cancelled, stops stay at the broker", why)
+                ticker.stop()  # no pause/resume from now on: a resume must not allow entries again
                 graph.stop_entries()
             try:
                 trades: list | None = router.ask(PORTFOLIO, GetTrades(), timeout=30)

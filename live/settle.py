@@ -7,7 +7,9 @@ never sent again: the order it placed is the row with its terms
 (:func:`broker.gateway.placements`, as the gateway's own look-up: never a
 MARKET order's price) timed at or after the intent (less the clock skew)
 that the journal does not know yet. Found, it is journaled as placed, so the actors' recovery takes it
-over; not found, the intent is settled as failed.
+over; not found, the intent is settled as failed. A ``lost`` attempt (its placement went on and got
+an answer, perhaps by a retry) is settled the same way: found, it is a second order of ours, taken
+over too (the recovery cancels what is not needed).
 """
 
 from __future__ import annotations
@@ -66,9 +68,12 @@ def settle_intents(
             quantity=intent["quantity"],
             position_id=intent["position_id"],
         )
+        what = f"intent {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']})"
+        if intent["state"] == "lost":
+            what = f"a lost attempt {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']})"
         if not rows:
             store.record(event.model_copy(update={"error": "not in the broker's order book at the restart: not placed"}))
-            lines.append(f"intent {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']}): not placed")
+            lines.append(f"{what}: not placed")
             continue
         found = rows[0]
         known.add(found.orderid)
@@ -88,10 +93,7 @@ def settle_intents(
             )
         )
         store.record(event.model_copy(update={"state": "placed", "orderid": found.orderid}))
-        lines.append(
-            f"intent {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']}): "
-            f"placed as {found.orderid} ({found.status}), taken over"
-        )
+        lines.append(f"{what}: placed as {found.orderid} ({found.status}), taken over")
     for line in lines:
         logger.warning("restart: {}", line)
     return lines

@@ -38,13 +38,16 @@ class OrderIntent(JournalEvent):
     crash-only), then again with the answer: ``placed`` (``orderid``) or
     ``failed`` (``error``; nothing was placed). An intent still ``sent`` after
     a crash is an unknown outcome, to settle from the broker's order book,
-    never to send again blindly. Prices rupees, ``quantity`` contracts.
+    never to send again blindly. ``lost``: one attempt of a placement whose
+    answer was lost (a time-out) while the placement went on (a retry): it
+    may reach the broker's books late, as a second order, and is settled
+    from the order book at a restart too. Prices rupees, ``quantity`` contracts.
     """
 
     EVENT_TYPE: ClassVar[str] = "intent"
 
     intent_id: str
-    state: Literal["sent", "placed", "failed"]
+    state: Literal["sent", "placed", "failed", "lost"]
     role: OrderRole
     symbol: str
     action: Action

@@ -86,7 +86,13 @@ class EntryFilled(Message):
 
 
 class ExitFilled(Message):
-    """``quantity`` contracts of a position were bought back at ``price`` rupees."""
+    """``quantity`` contracts of a position were bought back at ``price`` rupees.
+
+    ``orderid`` and ``order_filled`` (contracts) name the stop or exit order
+    and its cumulative fill, so a fill the receiver already counted (from the
+    journal, after a restart) is not counted again; both None for a position
+    closed without an order (the broker held none at a reconciliation).
+    """
 
     position_id: str
     symbol: str
@@ -94,6 +100,8 @@ class ExitFilled(Message):
     price: float = Field(gt=0)
     reason: str
     time: AwareDatetime
+    orderid: str | None = None
+    order_filled: int | None = None
 
 
 class OpenSymbols(Message):

@@ -259,10 +259,11 @@ class JournalStore:
         return row.bar_time if row is not None else None
 
     def unsettled_intents(self, session_date: date) -> list[dict[str, Any]]:
-        """The session's placements sent with no answer recorded (unknown outcomes), oldest first."""
+        """The session's placements sent with no answer recorded, and lost attempts of placements that went
+        on (unknown outcomes: states ``sent``, ``lost``), oldest first."""
         with self._read():
             query = OrderIntentRow.select().where(
-                (OrderIntentRow.session == session_date) & (OrderIntentRow.state == "sent")
+                (OrderIntentRow.session == session_date) & OrderIntentRow.state.in_(["sent", "lost"])
             )
             return list(query.order_by(OrderIntentRow.sent_at, OrderIntentRow.intent_id).dicts())
 
@@ -300,10 +301,14 @@ class JournalStore:
         with self._read():
             return list(Control.select().where(Control.done_at.is_null()).order_by(Control.id).dicts())
 
-    def control_done(self, control_id: int, session_date: date | None, result: str, now: datetime) -> None:
-        """Mark a command applied to ``session_date`` (``result`` ``applied``) or not (``result`` says why)."""
+    def control_done(self, control_id: int, session_date: date | None, result: str, now: datetime) -> bool:
+        """Mark a command not yet done as applied to ``session_date`` (``result`` ``applied``) or not
+        (``result`` says why). False when it was done already (by the trader, or withdrawn)."""
         with self._bound(), self._db.atomic():
-            Control.update(session=session_date, done_at=now, result=result).where(Control.id == control_id).execute()
+            query = Control.update(session=session_date, done_at=now, result=result).where(
+                (Control.id == control_id) & Control.done_at.is_null()
+            )
+            return query.execute() == 1
 
     def control(self, control_id: int) -> dict[str, Any] | None:
         with self._read():
@@ -369,7 +374,7 @@ class JournalStore:
                 yield
 
     def _order_intent(self, e: OrderIntent) -> None:
-        settled = e.state != "sent"
+        settled = e.state not in ("sent", "lost")
         OrderIntentRow.insert(
             intent_id=e.intent_id,
             session=session_of(e.time),

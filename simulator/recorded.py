@@ -21,7 +21,7 @@ from loguru import logger
 from messages.market import Bar
 from replay.data import BarRow, ReplayDataError, load_session, read_bars
 from replay.ticks import session_ticks
-from simulator.market import Instrument, MarketData, SimTick
+from simulator.market import Instrument, MarketData, SimTick, with_listed_strikes
 from strategy.prices import round_tick
 
 #: Exchange of the options and of the index quote (OpenAlgo names).
@@ -201,10 +201,12 @@ def market_from_recorded(
     bars[underlying] = index_bars
     ticks.extend(index_ticks)
     ticks.sort(key=lambda t: (t.time, t.symbol))
+    from simulator.synthetic import option_symbol  # it imports this module
+
     return MarketData(
         day=session.day,
         expiry=expiry,
-        instruments=instruments,
+        instruments=with_listed_strikes(instruments, option_symbol),
         ticks=ticks,
         bars=bars,
         underlying=underlying,

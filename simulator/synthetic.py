@@ -36,7 +36,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from messages.market import Bar
-from simulator.market import Instrument, MarketData, SimTick
+from simulator.market import Instrument, MarketData, SimTick, with_listed_strikes
 from simulator.recorded import INDEX_EXCHANGE, MONTHS, OPTION_EXCHANGE
 from strategy.bars import BarBuilder
 from strategy.session import at
@@ -179,7 +179,7 @@ def synthetic_market(
     return MarketData(
         day=day,
         expiry=expiry,
-        instruments=instruments,
+        instruments=with_listed_strikes(instruments, option_symbol),
         ticks=ticks,
         bars=bars,
         underlying=UNDERLYING,

@@ -114,7 +114,8 @@ def rebuild(journal: JournalRows, day: date, option_type: OptionType, grid: Grid
 
     * every entry that filled and is not wholly closed becomes a position, its
       open quantity the entry's fills less its stops' and exits' fills, with
-      its working stops and exits;
+      its working stops and exits; one the journal's positions hold as closed
+      (e.g. the broker held none at a reconciliation) stays closed;
     * an entry still working becomes the working entry (with the candidate it
       was placed for: its stop from the position or the filter's last
       ``best``, its swing bar from the journal's swings);
@@ -132,7 +133,10 @@ def rebuild(journal: JournalRows, day: date, option_type: OptionType, grid: Grid
     for row in rows:
         if row["role"] != "entry" and row["position_id"]:
             by_position.setdefault(row["position_id"], []).append(row)
-    open_positions = {p["position_id"]: p for p in journal.positions(day) if p["state"] == "open"}
+    journaled = journal.positions(day)
+    open_positions = {p["position_id"]: p for p in journaled if p["state"] == "open"}
+    #: positions the portfolio closed (a stop-out, an exit, or the broker holding none at a reconciliation)
+    closed = {p["position_id"] for p in journaled if p["state"] == "closed"}
     for entry in (r for r in rows if r["role"] == "entry"):
         filled = entry["filled_quantity"]
         working = entry["status"] not in JOURNAL_FINAL
@@ -149,7 +153,7 @@ def rebuild(journal: JournalRows, day: date, option_type: OptionType, grid: Grid
                 if row["status"] not in JOURNAL_FINAL:
                     child = state.track(_adopted(row, position_id=entry["orderid"]))
                     (position.stops if row["role"] == "stop" else position.exits).append(child)
-            if position.open_quantity > 0:
+            if position.open_quantity > 0 and position.position_id not in closed:
                 state.positions[position.position_id] = position
         if working:
             state.entry = order

@@ -7,7 +7,7 @@ crash of the actor or of the program.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
@@ -36,6 +36,8 @@ class PortfolioPosition:
     exit_value: float = 0.0
     exit_time: datetime | None = None
     reason: str = ""
+    #: contracts bought back so far by each stop or exit order (orderid): none counted twice
+    exits_by_order: dict[str, int] = field(default_factory=dict)
 
     @property
     def risk(self) -> float:
@@ -123,6 +125,7 @@ def rebuild(journal: JournalRows, day: date) -> tuple[dict[str, PortfolioPositio
         )
         for order in exits:
             pos.take_exit(order["filled_quantity"], order["average_price"])
+            pos.exits_by_order[order["orderid"]] = order["filled_quantity"]
         if pos.open_quantity == 0 and exits:
             pos.exit_time = max(fill_times.get(c["orderid"], (c["updated_at"],) * 2)[1] for c in exits)
             pos.last_price = pos.exit_price or pos.entry_price

@@ -81,3 +81,14 @@ def test_the_program_is_seen_alive_in_the_journal_and_its_stop_too(harness: Harn
         assert store.runner()["seen_at"] >= first >= WALL
         ref.stop()
         assert store.runner()["stopped_at"] is not None
+
+
+def test_a_stale_command_is_not_applied(harness: Harness, tmp_path) -> None:
+    """Issued long ago by a terminal that gave up (Ctrl-C while it waited): a later trader must not stop."""
+    portfolio = harness.probe(PORTFOLIO)
+    with JournalStore(tmp_path / "j.db") as store:
+        start(harness, store, tmp_path / "KILL_SWITCH")
+        old = store.issue_control("stop", "run.py stop", datetime.now(IST) - timedelta(minutes=5))
+        due(harness)
+        assert portfolio.received == []
+        assert store.control(old)["result"].startswith("expired")

@@ -268,7 +268,10 @@ def test_a_refused_placement_settles_its_intent_as_failed_a_time_out_leaves_it_u
 
     rig.broker.inner.place_order = time_out  # every attempt times out; the look-ups find nothing
     rig.intent(candidate(symbol=Y, swing=200.0, trigger=199.95, limit=196.95, sl=210.0, quantity=520))
-    assert [i.state for i in rig.journal.of(OrderIntent)] == ["sent"]
+    intents = rig.journal.of(OrderIntent)
+    # the placement stays unknown; each of its lost attempts is journaled too (settled at a restart)
+    assert [i.state for i in intents] == ["sent", "lost", "lost", "lost"]
+    assert [i.intent_id for i in intents[1:]] == [f"{intents[0].intent_id}:lost{n}" for n in (1, 2, 3)]
 
 
 def test_same_intent_again_keeps_the_order_without_a_broker_call(rig: Rig) -> None:
@@ -737,3 +740,33 @@ def test_an_entry_given_up_as_lost_that_lands_unfilled_is_cancelled(rig: Rig) ->
     poll(rig)
     assert rig.book(late).status == "cancelled"
     assert rig.sent("place", "stop") == []
+
+
+def test_a_doubled_stop_already_over_at_the_broker_only_brings_its_fills(rig: Rig) -> None:
+    """Cancelled at the broker before anyone knew of it: it must not be "replaced" by a second stop."""
+    place_entry(rig)
+    rig.broker.losing = 1
+    rig.trade(X, 149.90)
+    [stop] = rig.sent("place", "stop")
+    [late] = rig.broker.land()
+    rig.sim.cancel_order(late)
+    poll(rig)
+    assert [m.orderid for m in rig.sent("place", "stop")] == [stop.orderid, late]  # taken over, nothing placed
+    assert rig.sent("place", "exit") == []
+    assert rig.book(stop.orderid).status == "trigger pending"
+
+
+def test_a_position_closed_by_its_stop_cancels_its_working_exit(rig: Rig) -> None:
+    """The stop filled although its cancel had gone through (a flatten): the MARKET exit still working must
+    not buy again (the account would be long)."""
+    entry = fill_entry(rig)
+    [stop] = rig.sent("place", "stop")
+    rig.h.tell(NAME, FlattenAll(reason="daily_stop_r", time=rig.h.clock.now()))
+    rig.h.quiet()
+    [exit_] = rig.sent("place", "exit")
+    rig.h.tell(NAME, OrderUpdate(orderid=stop.orderid, symbol=X, status="complete", quantity=650,
+                                 filled_quantity=650, average_price=158.1, time=rig.h.clock.now()))
+    rig.h.quiet()
+    [gone] = rig.portfolio.of(ExitFilled)
+    assert (gone.position_id, gone.orderid, gone.order_filled, gone.reason) == (entry, stop.orderid, 650, "stop")
+    assert rig.book(exit_.orderid).status == "cancelled"

@@ -232,3 +232,30 @@ def test_a_stop_that_filled_while_nobody_watched_closes_the_position_with_its_pr
 def test_nothing_in_the_journal_changes_nothing(rig: Rig) -> None:
     rig.start()
     assert rig.journal.of(OrderSent) == [] and rig.portfolio.types() == ["OrderActorRecovered"]
+
+
+def test_a_second_working_entry_or_stop_from_a_lost_attempt_is_cancelled(rig: Rig) -> None:
+    """Settled at the restart as orders of ours (live/settle.py): one entry works, one stop per position."""
+    rig.entry_id = rig.place(ENTRY)
+    rig.trade(149.90)
+    rig.filled(rig.entry_id, "entry", 650, 149.90)
+    first = rig.place(STOP)
+    second = rig.place(STOP)  # the lost attempt, late
+    older = rig.place(ENTRY.model_copy(update={"trigger_price": 139.95, "price": 136.95}))
+    newer = rig.place(ENTRY.model_copy(update={"trigger_price": 139.95, "price": 136.95}))
+    rig.start()
+    assert [c.orderid for c in rig.sent("cancel", "stop")] == [second]
+    assert [c.orderid for c in rig.sent("cancel", "entry")] == [older]
+    assert rig.sim.order_status(first).status == "trigger pending"
+    assert rig.sim.order_status(newer).status == "trigger pending"
+
+
+def test_a_pause_holds_across_a_restart(rig: Rig) -> None:
+    rig.entry_id = rig.place(ENTRY)
+    control = rig.store.issue_control("pause", "run.py pause", rig.h.clock.now())
+    rig.store.control_done(control, rig.h.clock.now().date(), "applied", rig.h.clock.now())
+    rig.start()
+    [cancel] = rig.sent("cancel", "entry")
+    assert cancel.orderid == rig.entry_id
+    [recovered] = rig.portfolio.of(OrderActorRecovered)
+    assert recovered.reservation_held is False

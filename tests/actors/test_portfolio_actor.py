@@ -498,3 +498,26 @@ def test_a_restarted_portfolio_stays_paused(make_harness, tmp_path) -> None:
     h.quiet()
     assert rig.reserve("CE") is False
     store.close()
+
+
+def test_an_exit_fill_the_rebuild_already_counted_is_not_counted_again(make_harness, tmp_path) -> None:
+    """The OrderActor journals the stop's fill, then reports it; a rebuild in between (its restart) must not
+    make the same 650 count twice."""
+    h = make_harness(start=t(9, 30))
+    store = JournalStore(tmp_path / "journal.db")
+    journal_order(store, "E1", "entry", 650, 150.0, t(9, 31))
+    store.record(position("open"))
+    journal_order(store, "S1", "stop", 325, 158.0, t(9, 45), position_id="E1")
+    Rig(h, journal=store)  # rebuilt with 325 of S1 bought back
+    h.quiet()
+    def report(filled: int) -> None:
+        h.tell(PORTFOLIO, ExitFilled(position_id="E1", symbol=X, quantity=325, price=158.0, reason="stop",
+                                     time=t(9, 46), orderid="S1", order_filled=filled))
+
+    report(325)  # S1's first fill, reported after the rebuild had counted it
+    [trade] = h.ask(PORTFOLIO, GetTrades())
+    assert trade.reason == "open", "325 are still short"
+    report(650)  # its second
+    [trade] = h.ask(PORTFOLIO, GetTrades())
+    assert (trade.reason, trade.exit_price, round(trade.r, 2)) == ("stop", 158.0, -1.0)
+    store.close()

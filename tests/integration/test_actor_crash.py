@@ -79,7 +79,7 @@ CRASHES = {
     ),
     # a protective stop fills: the exit is journaled, the portfolio never hears of it from this actor
     "order actor at a stop fill": (
-        OrderActor, "_exit_filled", lambda actor, position, quantity, price, reason: reason == "stop",
+        OrderActor, "_exit_filled", lambda actor, position, quantity, price, reason, *order: reason == "stop",
     ),
     "portfolio at an entry fill": (PortfolioActor, "on_entry_filled", lambda actor, fill: True),
     "portfolio at an exit fill": (PortfolioActor, "on_exit_filled", lambda actor, fill: True),

@@ -51,7 +51,7 @@ def _session(tmp_path: Path, faults: Faults, hook=None, at: tuple[time, Callable
         session = LiveSession(sim, tmp_path, lot_size=75, broker_retry_delay=0.2, **settings).start()
         assert session.started.wait(30), "the live session did not start"
         assert sim.wait_until_done(timeout=(36 * 60) / OUTAGE_SPEED + 120), "simulator window did not end"
-        bars = {symbol: session.bars(symbol) for symbol in market.instruments if symbol.endswith(("CE", "PE"))}
+        bars = {symbol: session.bars(symbol) for symbol in market.bars if symbol.endswith(("CE", "PE"))}
         run = session.finish()
     finally:
         sim.stop()

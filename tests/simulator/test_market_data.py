@@ -113,13 +113,18 @@ def spot_rows_0611():
     ]
 
 
+def traded(market: MarketData) -> dict:
+    """The options the session trades (it has their bars), not the broker's other listed strikes."""
+    return {s: i for s, i in market.instruments.items() if i.exchange == "NFO" and s in market.bars}
+
+
 @pytest.mark.parametrize("which", ["with_spot", "parity_only"])
 def test_recorded_instruments_are_the_12_options_and_the_index(which: str, request) -> None:
     market: MarketData = request.getfixturevalue(which)
     assert market.day == date(2021, 6, 11) and market.expiry == date(2021, 6, 17)
     assert market.underlying == "NIFTY"
-    options = {s: i for s, i in market.instruments.items() if i.exchange == "NFO"}
-    assert len(options) == 12 and len(market.instruments) == 13
+    options = traded(market)
+    assert len(options) == 12 and len(market.bars) == 13
     assert {i.strike for i in options.values()} == {15600.0 + 50 * k for k in range(6)}
     assert Counter(i.option_type for i in options.values()) == {"CE": 6, "PE": 6}
     ce = options["NIFTY17JUN2115700CE"]
@@ -149,7 +154,7 @@ def test_recorded_option_bars_are_the_file_rows(which: str, request, session_061
     want = [bar_tuple(r) for r in session_0611.bars]
     assert sorted(got, key=lambda r: (r[1], r[0])) == want
     assert all(isinstance(b, Bar) for bars in market.bars.values() for b in bars)
-    assert all(len(market.bars[s]) == 375 for s in market.instruments)
+    assert all(len(market.bars[s]) == 375 for s in traded(market))
 
 
 def test_recorded_index_from_the_spot_file(with_spot: MarketData, spot_rows_0611) -> None:
@@ -257,15 +262,15 @@ def test_synthetic_different_seeds_differ(synth: MarketData) -> None:
     assert other.instruments == mine.instruments  # same universe...
     assert tick_rows(other.ticks) != tick_rows(mine.ticks)  # ...different trades
     assert [b.close for b in other.bars["NIFTY"]] != [b.close for b in mine.bars["NIFTY"]]
-    assert tick_rows(mine.ticks) == tick_rows(t for t in synth.ticks if t.symbol in mine.instruments)
+    assert tick_rows(mine.ticks) == tick_rows(t for t in synth.ticks if t.symbol in mine.bars)
 
 
 def test_synthetic_universe(synth: MarketData) -> None:
     assert (synth.day, synth.expiry, synth.underlying, synth.index_source) == (
         DAY, date(2025, 9, 1), "NIFTY", "synthetic"
     )
-    options = {s: i for s, i in synth.instruments.items() if i.exchange == "NFO"}
-    assert len(options) == 42 and len(synth.instruments) == 43
+    options = traded(synth)
+    assert len(options) == 42 and len(synth.bars) == 43
     assert {i.strike for i in options.values()} == {24500.0 + 50 * k for k in range(-10, 11)}
     for symbol, inst in options.items():
         assert symbol == option_symbol(inst.expiry, inst.strike, inst.option_type)
@@ -275,7 +280,14 @@ def test_synthetic_universe(synth: MarketData) -> None:
     assert "NIFTY01SEP2524500CE" in options and "NIFTY01SEP2524000PE" in options
     index = synth.instruments["NIFTY"]
     assert (index.exchange, index.lot_size, index.option_type) == ("NSE_INDEX", 1, None)
-    assert set(synth.bars) == set(synth.instruments)
+    assert set(synth.bars) <= set(synth.instruments)
+
+
+def test_the_broker_lists_untraded_strikes_beyond_the_traded_ones(synth: MarketData) -> None:
+    """A real broker lists every strike of the expiry: a restart whose ATM has moved finds its universe."""
+    listed = {s: i for s, i in synth.instruments.items() if i.exchange == "NFO" and s not in synth.bars}
+    assert {i.strike for i in listed.values()} == {24500.0 + 50 * k for k in range(-30, 31) if abs(k) > 10}
+    assert len(listed) == 2 * 40 and not any(t.symbol in listed for t in synth.ticks)
 
 
 def test_synthetic_symbol_format_and_expiry_rounding() -> None:
@@ -283,7 +295,7 @@ def test_synthetic_symbol_format_and_expiry_rounding() -> None:
     assert option_symbol(date(2025, 12, 30), 26000.0, "PE") == "NIFTY30DEC2526000PE"
     small = synthetic_market(3, day=date(2025, 8, 28), spot_open=24512.0, strike_window=1, days_to_expiry=4.6)
     assert small.expiry == date(2025, 9, 2)
-    assert sorted(s for s in small.instruments if s != "NIFTY") == [
+    assert sorted(s for s in small.bars if s != "NIFTY") == [
         "NIFTY02SEP2524450CE", "NIFTY02SEP2524450PE", "NIFTY02SEP2524500CE",
         "NIFTY02SEP2524500PE", "NIFTY02SEP2524550CE", "NIFTY02SEP2524550PE",
     ]  # fmt: skip
@@ -414,7 +426,7 @@ def test_synthetic_session_gives_the_strategy_candidates(synth: MarketData) -> N
 
 def test_synthetic_parameters(synth: MarketData) -> None:
     slow = synthetic_market(5, day=DAY, strike_window=2, tick_seconds=30.0, lot_size=65, spot_open=24490.0)
-    options = [i for i in slow.instruments.values() if i.exchange == "NFO"]
+    options = list(traded(slow).values())
     assert len(options) == 10 and {i.lot_size for i in options} == {65}
     assert {i.strike for i in options} == {24400.0, 24450.0, 24500.0, 24550.0, 24600.0}
     count = Counter(t.symbol for t in slow.ticks if t.exchange == "NFO")

@@ -12,23 +12,52 @@ import run
 from tests.waiting import wait_for
 
 
+def empty_env(tmp_path) -> str:  # noqa: ANN001
+    """An empty settings file: the defaults."""
+    path = tmp_path / "empty.env"
+    path.touch()
+    return str(path)
+
+
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         run.main(["--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for command in ("check", "replay", "sim", "demo"):
+    for command in ("check", "status", "pause", "resume", "stop", "replay", "sim", "demo"):
         assert command in text
     for option in ("--expiry", "--atm", "--dry-run", "--switch-to-analyzer", "--sim-clock", "--events"):
         assert option in text
 
 
-@pytest.mark.parametrize("command", ["check", "replay", "sim", "demo"])
+@pytest.mark.parametrize("command", ["check", "status", "pause", "resume", "stop", "replay", "sim", "demo"])
 def test_each_command_has_its_own_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         run.main([command, "--help"])
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def test_a_missing_env_file_is_an_error_not_ignored(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    assert run.main(["--env-file", str(tmp_path / "nope.env"), "status"]) == 2
+    err = capsys.readouterr().err
+    assert "--env-file" in err and "nope.env: no such file" in err
+
+
+def test_options_work_after_the_command_and_the_log_level_in_any_case() -> None:
+    args = run.build_parser().parse_args(["check", "--expiry", "30DEC25", "--atm", "26000", "--sim-clock",
+                                          "--log-level", "debug", "--env-file", "x.env"])
+    assert (args.expiry, args.atm, args.sim_clock, args.log_level, args.env_file) == ("30DEC25", 26000, True, "DEBUG", "x.env")
+    before = run.build_parser().parse_args(["--log-level", "info", "--expiry", "30DEC25", "check"])
+    assert (before.log_level, before.expiry, before.sim_clock) == ("INFO", "30DEC25", False)
+    assert run.build_parser().parse_args(["replay", "f.csv", "--log-level", "Warning"]).log_level == "WARNING"
+
+
+def test_an_unknown_log_level_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--log-level", "loud", "status"])
+    assert exit_info.value.code == 2
+    assert "expected one of TRACE" in capsys.readouterr().err
 
 
 def test_live_without_an_api_key_is_refused(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
@@ -46,19 +75,19 @@ def test_a_bad_setting_is_named(tmp_path, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_replay_of_a_missing_file_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
-    assert run.main(["--env-file", str(tmp_path / "none"), "replay", str(tmp_path / "missing.csv.gz")]) == 2
+    assert run.main(["--env-file", empty_env(tmp_path), "replay", str(tmp_path / "missing.csv.gz")]) == 2
     assert "no such file" in capsys.readouterr().err
 
 
 def test_replay_refuses_to_overwrite_a_journal(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
     db = tmp_path / "j.db"
     db.write_text("")
-    assert run.main(["--env-file", str(tmp_path / "none"), "replay", "x.csv", "--db", str(db)]) == 2
+    assert run.main(["--env-file", empty_env(tmp_path), "replay", "x.csv", "--db", str(db)]) == 2
     assert "already exists" in capsys.readouterr().err
 
 
 def test_sim_with_a_missing_data_file_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
-    code = run.main(["--env-file", str(tmp_path / "none"), "sim", "--data", str(tmp_path / "missing.csv.gz")])
+    code = run.main(["--env-file", empty_env(tmp_path), "sim", "--data", str(tmp_path / "missing.csv.gz")])
     assert code == 2
     assert "missing.csv.gz" in capsys.readouterr().err
 
@@ -118,3 +147,17 @@ def test_without_a_signal_the_previous_handlers_come_back(handlers_kept: None) -
         assert signal.getsignal(signal.SIGINT) == signals._handler == signal.getsignal(signal.SIGTERM)
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
     assert not signals.event.is_set() and signals.name == ""
+
+
+def test_sim_on_a_port_in_use_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = run.main(["--env-file", empty_env(tmp_path), "sim", "--synthetic", "1", "--rest-port", str(port),
+                         "--ws-port", "0"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1 ports {port}" in err and "Traceback" not in err

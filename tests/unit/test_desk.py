@@ -65,3 +65,12 @@ def test_a_command_the_trader_applies_is_reported(tmp_path) -> None:
         applied, text = send_command(store, "stop", wait=30.0)
         thread.join(10)
         assert applied and text.startswith("stop: applied to session 2025-12-23")
+
+
+def test_a_withdrawal_never_overwrites_a_command_the_trader_has_applied(tmp_path) -> None:
+    with JournalStore(tmp_path / "j.db") as store:
+        control = store.issue_control("stop", "run.py stop", datetime.now(IST))
+        assert store.control_done(control, DAY_AT.date(), "applied", datetime.now(IST)) is True
+        assert store.control_done(control, None, "not taken: no running trader", datetime.now(IST)) is False
+        row = store.control(control)
+        assert (row["result"], row["session"]) == ("applied", DAY_AT.date())

@@ -1281,3 +1281,9 @@ def test_the_key_never_appears_in_errors_or_logs(server, client, log_lines):
         assert KEY not in "".join(traceback.format_exception(error))
     assert log_lines, "the client logs its calls"
     assert not [line for line in log_lines if KEY in line]
+
+
+def test_a_short_key_is_masked_as_a_token_not_inside_words(server) -> None:
+    """"Max retries exceeded" stays readable with the key "x"; "key x rejected" does not show it."""
+    with OpenAlgoClient(server.url, "x", STRATEGY) as short:
+        assert short._mask("Max retries exceeded; key x rejected (x)") == "Max retries exceeded; key *** rejected (***)"

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import pytest
 from loguru import logger
 
-from broker.base import AuthError, OrderSnapshot, PositionRow, ServerError, TransportError
+from broker.base import AuthError, NotFound, OrderSnapshot, PositionRow, ServerError, TransportError
 from config.settings import Settings
-from live.preflight import Ours, PreflightError, preflight
+from live.preflight import Check, Ours, PreflightError, check_all, preflight, render_checks
 from messages.base import IST
 from messages.orders import OrderSent
 from messages.portfolio import PositionEvent
@@ -32,6 +32,8 @@ class FakeClient:
         self.toggled: list[bool] = []
         self.ltp: object = 26012.4
         self.lotsize: object = 75
+        #: symbols ``symbol`` does not know
+        self.unknown: set[str] = set()
 
     def ping(self) -> SimpleNamespace:
         if self.ping_error is not None:
@@ -59,6 +61,8 @@ class FakeClient:
     def symbol_info(self, symbol: str, exchange: str) -> SimpleNamespace:
         if self.lot_error is not None:
             raise self.lot_error
+        if symbol in self.unknown:
+            raise NotFound(f"symbol {symbol} not found")
         return SimpleNamespace(lotsize=self.lotsize)
 
     def order_book(self) -> list[OrderSnapshot]:
@@ -87,8 +91,50 @@ def test_the_plan_holds_expiry_atm_lot_size_and_42_symbols() -> None:
 
 
 def test_command_line_expiry_and_atm_win() -> None:
-    plan = preflight(FakeClient(), settings(), TODAY, expiry="06JAN26", atm=25000)
-    assert (plan.expiry, plan.atm, plan.spot) == (date(2026, 1, 6), 25000, None)
+    plan = preflight(FakeClient(), settings(), TODAY, expiry="06JAN26", atm=26050)
+    assert (plan.expiry, plan.atm, plan.spot) == (date(2026, 1, 6), 26050, 26012.4)
+
+
+def test_an_expiry_the_broker_does_not_list_is_refused_with_the_listed_ones() -> None:
+    with pytest.raises(PreflightError, match="expiry 02JAN26 is not one the broker lists") as caught:
+        preflight(FakeClient(), settings(), TODAY, expiry="02JAN26")
+    assert caught.value.advice == "use a listed one: 30DEC25, 06JAN26"
+
+
+def test_an_atm_far_from_the_spot_is_refused() -> None:
+    """The issue's --atm 30000 with the spot at 24514: every line was ok."""
+    with pytest.raises(PreflightError, match="--atm 30000 is 3,988 points from the NIFTY spot 26,012.40") as caught:
+        preflight(FakeClient(), settings(), TODAY, atm=30000)
+    assert "it is 26000 now" in caught.value.advice
+
+
+def test_symbols_the_broker_does_not_know_are_refused_and_listed() -> None:
+    client = FakeClient()
+    client.unknown = {"NIFTY30DEC2525500CE", "NIFTY30DEC2526500PE"}
+    with pytest.raises(PreflightError, match="2 of 42 symbols do not exist at the broker: NIFTY30DEC2525500CE"):
+        preflight(client, settings(), TODAY)
+
+
+def test_check_all_lists_every_failure_and_what_it_could_not_check() -> None:
+    client = FakeClient()
+    client.analyze = False
+    rows, plan = check_all(client, settings(), TODAY, expiry="02JAN26")
+    assert plan is None
+    assert [(r.name, r.passed) for r in rows] == [
+        ("server", True), ("mode", False), ("funds", True), ("expiry", False), ("ATM", True),
+        ("lot size", None), ("symbols", None), ("books", None),
+    ]
+    table = render_checks(rows)
+    assert "FAIL  mode       PAPER_TRADING=true but OpenAlgo is in LIVE mode" in table
+    assert "-> turn analyzer mode on in OpenAlgo" in table
+    assert "----  symbols    not checked: an earlier check failed" in table
+
+
+def test_check_all_passes_with_the_plan_and_runs_the_extra_checks() -> None:
+    seen = []
+    rows, plan = check_all(FakeClient(), settings(), TODAY, extra=(("journal", lambda p: seen.append(p) or "writable"),))
+    assert plan is not None and seen == [plan]
+    assert all(r.passed for r in rows) and rows[-1] == Check("journal", True, "writable")
 
 
 def test_an_atm_off_the_strike_grid_is_refused() -> None:
@@ -160,10 +206,26 @@ def test_paper_trading_can_switch_the_server_to_analyzer_mode() -> None:
     assert client.toggled == [True] and plan.analyze_mode
 
 
-def test_lot_size_falls_back_to_the_setting_when_symbol_fails() -> None:
+@pytest.mark.parametrize("paper", [True, False])
+def test_a_dry_run_needs_no_analyzer_mode_and_never_says_live_trading(paper: bool) -> None:
+    """A dry run sends nothing: neither mode is refused, nor is "LIVE TRADING" announced."""
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="WARNING")
+    try:
+        client = FakeClient()
+        client.analyze = False
+        plan = preflight(client, settings(paper_trading=paper), TODAY, dry_run=True)
+    finally:
+        logger.remove(sink)
+    assert client.toggled == [] and not plan.analyze_mode
+    assert any("DRY RUN" in line for line in lines) and not any("LIVE TRADING" in line for line in lines)
+
+
+def test_a_lot_size_the_broker_cannot_give_is_a_failure_not_a_silent_fallback() -> None:
     client = FakeClient()
     client.lot_error = ServerError("down")
-    assert preflight(client, settings(lot_size=65), TODAY).lot_size == 65
+    with pytest.raises(PreflightError, match="lot size of NIFTY30DEC2526000CE unavailable"):
+        preflight(client, settings(lot_size=65), TODAY)
 
 
 @pytest.mark.parametrize("ltp", [float("nan"), float("inf"), float("-inf"), 0.0, -26012.4, 999.99, 1_000_000.01, 1e12])
@@ -183,11 +245,12 @@ def test_an_unusable_lot_size_stops_the_start_with_a_readable_reason(lotsize: ob
     assert "NIFTY30DEC2526000CE" in str(caught.value)
 
 
-def test_a_lot_size_the_broker_does_not_give_falls_back_to_the_setting() -> None:
-    """Guard (passes before and after): no ``lotsize`` is not a bad one."""
+def test_a_lot_size_the_broker_does_not_give_is_a_failure() -> None:
+    """The issue: the lot size quietly fell back to 65."""
     client = FakeClient()
     client.lotsize = None
-    assert preflight(client, settings(lot_size=65), TODAY).lot_size == 65
+    with pytest.raises(PreflightError, match=r"gives no lot size .* \(LOT_SIZE=65 would be a guess\)"):
+        preflight(client, settings(lot_size=65), TODAY)
 
 
 @pytest.mark.parametrize("status", ["open", "trigger pending"])

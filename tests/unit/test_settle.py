@@ -57,3 +57,23 @@ def test_an_unanswered_placement_not_in_the_book_was_never_placed(tmp_path) -> N
 def test_nothing_unanswered_reads_nothing(tmp_path) -> None:
     with JournalStore(tmp_path / "j.db") as store:
         assert settle_intents(store, DAY, [], Settings(_env_file=None), at(10, 5), timedelta(seconds=5)) == []
+
+
+def test_a_lost_attempt_that_reached_the_broker_after_its_retry_is_a_second_order_taken_over(tmp_path) -> None:
+    """Killed after the retry's answer: the lost first attempt, in the book, is ours too (not left untracked)."""
+    with JournalStore(tmp_path / "j.db") as store:
+        store.record(intent("CE:3").model_copy(update={"state": "lost", "intent_id": "CE:3:lost1"}))
+        store.record(intent("CE:3").model_copy(update={"state": "placed", "orderid": "B1"}))
+        book = [row("B1", at(10, 0, 1)), row("B2", at(10, 0, 3))]
+        lines = settle_intents(store, DAY, book, Settings(_env_file=None), at(10, 5))
+        assert lines == ["a lost attempt CE:3:lost1 (exit BUY NIFTY26DEC2524500CE): placed as B2 (complete), taken over"]
+        assert {o["orderid"] for o in store.orders(DAY)} == {"B1", "B2"} and store.unsettled_intents(DAY) == []
+
+
+def test_a_lost_attempt_whose_order_is_the_placement_itself_is_not_taken_twice(tmp_path) -> None:
+    with JournalStore(tmp_path / "j.db") as store:
+        store.record(intent("CE:4").model_copy(update={"state": "lost", "intent_id": "CE:4:lost1"}))
+        store.record(intent("CE:4").model_copy(update={"state": "placed", "orderid": "B1"}))  # the look-up found it
+        lines = settle_intents(store, DAY, [row("B1", at(10, 0, 1))], Settings(_env_file=None), at(10, 5))
+        assert lines == ["a lost attempt CE:4:lost1 (exit BUY NIFTY26DEC2524500CE): not placed"]
+        assert [o["orderid"] for o in store.orders(DAY)] == ["B1"]

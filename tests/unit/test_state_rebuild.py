@@ -143,3 +143,11 @@ def test_a_closed_position_keeps_what_the_journal_wrote() -> None:
     j.order("E1", "entry", status="complete", filled=650, average=150.0)
     positions, _ = rebuild_portfolio(j, DAY)
     assert (positions["E1"].pnl, positions["E1"].reason, positions["E1"].exit_time) == (-5200.0, "stop", t(9, 50))
+
+
+def test_a_position_the_journal_closed_stays_closed() -> None:
+    """Closed by reconciliation (the broker held none): no stop for it, no flatten of it, at a restart."""
+    j = Journal(position_rows=[dict(position_id="E1", state="closed", sl_price=158.02)])
+    j.order("E1", "entry", status="complete", filled=650, average=149.9)
+    j.order("S1", "stop", status="cancelled", trigger=158.05, position_id="E1")
+    assert rebuild(j, DAY, "CE", GRID).positions == {}

@@ -158,23 +158,27 @@ def _live(args: argparse.Namespace, settings: Settings) -> int:
 def _status(args: argparse.Namespace, settings: Settings) -> int:
     from live.desk import render_status
     from messages.base import IST
-    from persistence.journal_store import JournalError, JournalStore
 
-    setup_logging(args.log_level or "WARNING")
-    if not Path(settings.db_path).exists():
-        print(f"error: no journal at DB_PATH={settings.db_path}", file=sys.stderr)
-        return 2
-    try:
-        with JournalStore(settings.db_path) as store:
-            print(render_status(store, args.day, datetime.now(IST)))
-    except JournalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    def show(store) -> int:  # noqa: ANN001
+        print(render_status(store, args.day, datetime.now(IST)))
+        return 0
+
+    return _on_journal(args, settings, show)
 
 
 def _control(args: argparse.Namespace, settings: Settings) -> int:
     from live.desk import send_command
+
+    def send(store) -> int:  # noqa: ANN001
+        applied, text = send_command(store, args.control, args.wait)
+        print(text)
+        return 0 if applied else 1
+
+    return _on_journal(args, settings, send)
+
+
+def _on_journal(args: argparse.Namespace, settings: Settings, work) -> int:  # noqa: ANN001
+    """``work(store)`` on the journal at ``DB_PATH`` (a second terminal's commands); 2 when there is none."""
     from persistence.journal_store import JournalError, JournalStore
 
     setup_logging(args.log_level or "WARNING")
@@ -183,12 +187,10 @@ def _control(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         with JournalStore(settings.db_path) as store:
-            applied, text = send_command(store, args.control, args.wait)
+            return work(store)
     except JournalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(text)
-    return 0 if applied else 1
 
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
@@ -378,6 +380,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
                         "openalgo_api_key": SecretStr(api_key),
                         "paper_trading": True,
                         "db_path": Path(tmp) / "journal.db",
+                        "log_dir": Path(tmp),  # its trade files and event log go with its journal
                     }
                 )
                 options = LiveOptions(sim_clock=True, events=args.events, progress=True)

@@ -12,16 +12,20 @@ from loguru import logger
 from pydantic import AwareDatetime
 
 from actors.base import ActorContext, BaseActor
-from actors.names import PORTFOLIO, order_actor, symbol_actor
+from actors.names import JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from messages.base import Message, option_type_of
 from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
 from messages.orders import OrderUpdate
 from messages.portfolio import StatusDue
+from messages.system import Alert
 from strategy.session import ONE_MINUTE, at, minute_start
 from strategy.tick_check import strike_of, tick_problem
 
 #: How often the FeedActor logs data coverage (symbols with a recent tick).
 HEARTBEAT = timedelta(seconds=60)
+#: Coverage: the share of symbols with a tick in the last 30 s; below 90 % in the session is alerted.
+COVERAGE_WINDOW = timedelta(seconds=30)
+COVERAGE_FLOOR = 0.9
 #: How long after a minute ends its bar is asked from history (the server needs a moment).
 BACKFILL_MARGIN = timedelta(seconds=5)
 
@@ -163,6 +167,8 @@ class FeedActor(BaseActor):
         self.tick_sink = tick_sink
         self.feed: Feed | None = None
         self.warm = False
+        #: coverage was below the floor at the last heartbeat (alerted once per drop)
+        self.coverage_low = False
         self.disconnected_at: datetime | None = None
         self.last_tick: dict[str, datetime] = {}
         self.ticks = 0
@@ -247,6 +253,8 @@ class FeedActor(BaseActor):
         gap = self.disconnected_at is not None and minute_start(self.disconnected_at) < until
         fetch = not self.warm or gap
         logger.info("feed connected (#{}); {}", connected.connection, "back-filling" if fetch else "no minute missed")
+        if reconnect:
+            self.tell(JOURNAL, Alert(time=now, level="warning", text=f"market-data feed reconnected (#{connected.connection})"))
         for symbol in sorted(self.symbols):
             bars = self._history(symbol) if fetch else []
             self.tell(
@@ -289,6 +297,15 @@ class FeedActor(BaseActor):
 
     def on_heartbeat(self, due: HeartbeatDue) -> None:
         recent = sum(1 for t in self.last_tick.values() if due.time - t <= HEARTBEAT)
+        covered = sum(1 for t in self.last_tick.values() if due.time - t <= COVERAGE_WINDOW)
+        in_session = self.settings.market_open <= due.time.time() < self.settings.market_close
+        low = in_session and self.warm and covered < COVERAGE_FLOOR * len(self.symbols)
+        if low and not self.coverage_low:
+            self.tell(JOURNAL, Alert(time=due.time, level="warning", text=(
+                f"data coverage {covered}/{len(self.symbols)} symbols ticked in the last "
+                f"{int(COVERAGE_WINDOW.total_seconds())} s (below {COVERAGE_FLOOR:.0%})"
+            )))
+        self.coverage_low = low
         bad = ", ".join(f"{reason} {n}" for reason, n in sorted(self.rejected.items())) or "none"
         logger.info(
             "[HEARTBEAT] data {}/{} symbols ticked in the last {} s; {} ticks; {} for unknown symbols; "

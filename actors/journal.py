@@ -5,6 +5,7 @@ from __future__ import annotations
 from loguru import logger
 
 from actors.base import ActorContext, BaseActor
+from actors.names import ALERTS
 from messages.base import JournalEvent
 from messages.orders import OrderFilled, OrderIntent, OrderSent
 from messages.portfolio import PositionEvent, SessionSummary
@@ -12,6 +13,7 @@ from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted, Stop
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
+from persistence.trade_files import TradeFiles
 from persistence.trade_lines import trade_line
 
 EVENT_TYPES: tuple[type[JournalEvent], ...] = (
@@ -34,6 +36,8 @@ class JournalActor(BaseActor):
     committed (the OrderActor sends its request only then), False when the
     write failed.
 
+    Live, each event also goes to the AlertActor when there is one, and the trade log and daily summary CSVs are written again when a
+    position closes or a day ends (:class:`persistence.trade_files.TradeFiles`).
     Each order, fill, position and halt is also logged as one INFO line
     (:func:`persistence.trade_lines.trade_line`). Events are written in the order they arrive: the senders keep that order
     causal (see :meth:`BaseActor.defer`). Writes are batched by the store; a
@@ -41,10 +45,14 @@ class JournalActor(BaseActor):
     raised into trading.
     """
 
-    def __init__(self, name: str, ctx: ActorContext, store: JournalStore, events: EventLog) -> None:
+    def __init__(
+        self, name: str, ctx: ActorContext, store: JournalStore, events: EventLog, files: TradeFiles | None = None,
+    ) -> None:
         super().__init__(name, ctx)
         self.store = store
         self.events = events
+        #: live: the trade log and daily summary CSVs, written again when a position closes or a day ends
+        self.files = files
         self.handlers = {event_type: self.on_event for event_type in EVENT_TYPES}
         self.handlers[OrderIntent] = self.on_intent
         self.handlers[Stop] = self.on_stop_request
@@ -53,11 +61,20 @@ class JournalActor(BaseActor):
         line = trade_line(event)
         if line is not None:
             logger.info(line)
+        if self.router.ref(ALERTS) is not None:  # live, with TELEGRAM_USERNAME set
+            self.tell(ALERTS, event)
         self.events.write(event)
         try:
             self.store.record(event)
         except Exception:  # noqa: BLE001 - the journal must never stop trading
             logger.exception("journal write failed for {}", type(event).__name__)
+            return
+        closed = isinstance(event, PositionEvent) and event.state == "closed"
+        if self.files is not None and (closed or isinstance(event, SessionSummary)):
+            try:
+                self.files.write(self.store)
+            except Exception as exc:  # noqa: BLE001 - nor the files a trader keeps
+                logger.error("the trade files in {} could not be written: {}", self.files.trades.parent, exc)
 
     def on_intent(self, intent: OrderIntent) -> bool:
         self.events.write(intent)

@@ -9,6 +9,7 @@ FILTER = "filter"
 PORTFOLIO = "portfolio"
 JOURNAL = "journal"
 CONTROL = "control"
+ALERTS = "alerts"
 
 
 def symbol_actor(symbol: str) -> str:

@@ -28,6 +28,7 @@ from messages.portfolio import ForceExitDue, ReconcileDue, SessionEndDue
 from messages.system import ActorFailed, Alert, Halt, Stop
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
+from persistence.trade_files import TradeFiles
 from strategy.session import at
 
 Factory = Callable[[], pykka.ActorRef[Any]]
@@ -131,6 +132,7 @@ class Graph:
         halted_reason: str = "",
         trading: bool = True,
         extra: tuple[ActorSpec, ...] = (),
+        trade_files: TradeFiles | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -146,7 +148,7 @@ class Graph:
             return ActorSpec(name, lambda: OrderActor.start(name, ctx, option_type, gateway, self.trading, store))
 
         specs = [
-            ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events)),
+            ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events, trade_files)),
             ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason, store)),
             order_spec("CE"),
             order_spec("PE"),

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     db_path: Path = Field(Path("journal.db"), description="SQLite journal for live trading")
     log_dir: Path = Field(Path("logs"), description="daily log files")
     log_level: str = Field("INFO", pattern=r"^(TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)$")
+    telegram_username: str = Field(
+        "", description="OpenAlgo user to alert through telegram/notify (empty: no Telegram alerts, the log only)"
+    )
     kill_switch_file: Path = Field(
         Path("KILL_SWITCH"), description="a file here makes the running trader do what run.py stop does"
     )

@@ -22,9 +22,10 @@ from pydantic import ValidationError
 
 from actors.base import InFlight, Router
 from actors.clock import Clock, ScaledClock, SteppedClock, WallClock
+from actors.alerts import AlertActor
 from actors.control import ControlActor
 from actors.feed import FeedActor
-from actors.names import CONTROL, FEED, PORTFOLIO
+from actors.names import ALERTS, CONTROL, FEED, PORTFOLIO
 from actors.order import order_update_listener
 from actors.supervisor import ActorSpec, Graph
 from broker.base import BrokerError
@@ -44,6 +45,7 @@ from messages.portfolio import GetTrades
 from messages.system import ControlDue
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalError, JournalStore
+from persistence.trade_files import TradeFiles
 from replay.report import render_sessions
 from strategy.session import at
 
@@ -194,7 +196,9 @@ def _trade(
     on_started: Callable[[Graph], None] | None,
 ) -> int:
     day = clock.now().date()
-    with JournalStore(settings.db_path) as store, EventLog(options.events) as events:
+    # the event log of a live session: in LOG_DIR unless --events says where; a restart goes on in it
+    events_path = options.events or settings.log_dir / f"{settings.strategy_name}_events_{day.isoformat()}.jsonl"
+    with JournalStore(settings.db_path) as store, EventLog(events_path, append=True) as events:
         halted, reason = store.is_halted(day)
         if halted:
             logger.warning("trading is halted for {} ({}); no new entries today", day, reason)
@@ -244,6 +248,12 @@ def _trade(
             )
             return bars_from_candles(symbol, candles)
 
+        alerts = ()
+        if settings.telegram_username:  # through OpenAlgo's bot, never in trading's way (actors/alerts.py)
+            def send(text: str, priority: int) -> bool:
+                return client.telegram_notify(settings.telegram_username, text, priority).delivered
+
+            alerts = (ActorSpec(ALERTS, lambda: AlertActor.start(ALERTS, graph.ctx, send)),)
         graph = Graph(
             settings,
             clock,
@@ -254,6 +264,7 @@ def _trade(
             plan.symbols,
             halted_reason=reason if halted else "",
             trading=False,
+            trade_files=TradeFiles(settings.log_dir, settings.strategy_name),
             extra=(
                 ActorSpec(
                     FEED,
@@ -267,6 +278,7 @@ def _trade(
                         CONTROL, graph.ctx, store, os.getpid(), started_at, settings.kill_switch_file
                     ),
                 ),
+                *alerts,
             ),
         )
         started_at = datetime.now(IST)

@@ -19,17 +19,19 @@ class EventLog:
     """JSON Lines writer at ``path``; ``None`` makes every call a no-op.
 
     The file is created (with its parent directories) and truncated on
-    construction; ``OSError`` is raised when that fails. Each line reaches
+    construction, or appended to with ``append`` (a live session restarted
+    the same day goes on in the same file); ``OSError`` is raised when that
+    fails. Each line reaches
     the operating system as it is written (line buffering), so what a
     trader tails, a halt above all, is there at once and survives a crash.
     """
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, append: bool = False) -> None:
         self.path = None if path is None else Path(path)
         self._file: IO[str] | None = None
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", encoding="utf-8", newline="\n", buffering=1)
+            self._file = open(self.path, "a" if append else "w", encoding="utf-8", newline="\n", buffering=1)
 
     def write(self, event: JournalEvent) -> None:
         """Append ``event`` as one line; ``TypeError`` if it is not a JournalEvent, ``ValueError`` after close."""

@@ -60,6 +60,27 @@ class JournalError(Exception):
     """The journal database cannot be opened, or a batch cannot be committed."""
 
 
+def _order_row(e: OrderIntent | OrderSent, orderid: str, status: str) -> dict[str, Any]:
+    """An ``orders`` row for the order ``e`` placed (or changed): its terms, nothing filled yet."""
+    return dict(
+        orderid=orderid,
+        session=session_of(e.time),
+        role=e.role,
+        symbol=e.symbol,
+        action=e.action,
+        pricetype=e.pricetype,
+        trigger_price=e.trigger_price,
+        price=e.price,
+        quantity=e.quantity,
+        position_id=e.position_id,
+        status=status,
+        filled_quantity=0,
+        average_price=0.0,
+        created_at=e.time,
+        updated_at=e.time,
+    )
+
+
 def session_of(moment: datetime) -> date:
     """The IST trading date of ``moment`` (an aware datetime)."""
     return to_ist(moment).date()
@@ -289,6 +310,17 @@ class JournalStore:
         with self._read():
             return model.select().count()
 
+    def closed_positions(self) -> list[dict[str, Any]]:
+        """Every closed position of every session, oldest first (the trade log)."""
+        with self._read():
+            query = Position.select().where(Position.state == "closed")
+            return list(query.order_by(Position.session, Position.opened_at, Position.position_id).dicts())
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every session's ``daily_summary`` row, oldest first."""
+        with self._read():
+            return list(DailySummary.select().order_by(DailySummary.session).dicts())
+
     # ------------------------------------------------------------------ the trader's desk
 
     def issue_control(self, command: str, source: str, now: datetime) -> int:
@@ -403,41 +435,11 @@ class JournalStore:
         if e.state == "placed" and e.orderid:
             # the order is ours from its answer on, in the same commit: a kill before its
             # ``OrderSent`` (which adds the place event) must not leave it unknown at the restart
-            Order.insert(
-                orderid=e.orderid,
-                session=session_of(e.time),
-                role=e.role,
-                symbol=e.symbol,
-                action=e.action,
-                pricetype=e.pricetype,
-                trigger_price=e.trigger_price,
-                price=e.price,
-                quantity=e.quantity,
-                position_id=e.position_id,
-                status=_OP_STATUS["place"],
-                filled_quantity=0,
-                average_price=0.0,
-                created_at=e.time,
-                updated_at=e.time,
-            ).on_conflict_ignore().execute()
+            Order.insert(**_order_row(e, e.orderid, _OP_STATUS["place"])).on_conflict_ignore().execute()
 
     def _order_sent(self, e: OrderSent) -> None:
         Order.insert(
-            orderid=e.orderid,
-            session=session_of(e.time),
-            role=e.role,
-            symbol=e.symbol,
-            action=e.action,
-            pricetype=e.pricetype,
-            trigger_price=e.trigger_price,
-            price=e.price,
-            quantity=e.quantity,
-            position_id=e.position_id,
-            status=_OP_STATUS[e.op],
-            filled_quantity=0,
-            average_price=0.0,
-            created_at=e.time,
-            updated_at=e.time,
+            **_order_row(e, e.orderid, _OP_STATUS[e.op]),
         ).on_conflict(
             conflict_target=[Order.orderid],
             update={

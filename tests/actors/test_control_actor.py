@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from actors.control import ControlActor
 from actors.names import CONTROL, PORTFOLIO
 from messages.base import IST
-from messages.portfolio import PauseEntries
 from messages.system import ControlDue, Halt
 from persistence.journal_store import JournalStore
 from tests.actors.probe import DAY, Harness

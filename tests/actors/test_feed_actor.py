@@ -12,8 +12,9 @@ from datetime import datetime
 import pytest
 
 from actors.feed import BackfillDue, FeedActor, FeedConnected, FeedDisconnected
-from actors.names import FEED, PORTFOLIO, order_actor, symbol_actor
+from actors.names import FEED, JOURNAL, PORTFOLIO, order_actor, symbol_actor
 from messages.market import Bar, FeedLost, HistoryBars, ResendWatch, Tick, WatchSymbols
+from messages.system import Alert
 from tests.actors.probe import Harness, t
 
 CE = "NIFTY17JUN2115600CE"
@@ -170,3 +171,21 @@ def test_ticks_that_cannot_be_real_go_nowhere_and_are_counted_in_the_heartbeat(r
         "bad ticks dropped: ahead 1, other_day 2, price_above_strike 1, price_not_finite 1, volume_negative 1" in line
     )
     assert err.count("dropped a tick that cannot be real") == 6  # the first of each reason and symbol
+
+
+def test_a_reconnect_and_coverage_below_90_percent_are_alerted_once(rig: Rig) -> None:
+    """Issue "The trader's desk": the trader hears of both (the Journal hands alerts on to Telegram)."""
+    journal = rig.h.probe(JOURNAL)
+    h = rig.h
+    h.tell(FEED, FeedConnected(connection=1, time=t(9, 20, 30)))
+    h.advance(t(9, 21, 0))
+    h.tell(FEED, Tick(symbol=CE, time=t(9, 21, 0), ltp=120.0))  # PE is silent: 1 of 2 symbols
+    h.advance(t(9, 21, 30))  # the first heartbeat
+    h.advance(t(9, 22, 30))  # the second: still low, not alerted again
+    h.tell(FEED, FeedDisconnected(reason="dropped", time=t(9, 22, 40)))
+    h.tell(FEED, FeedConnected(connection=2, time=t(9, 22, 50)))
+    texts = [a.text for a in journal.of(Alert)]
+    assert texts == [
+        "data coverage 1/2 symbols ticked in the last 30 s (below 90%)",
+        "market-data feed reconnected (#2)",
+    ]

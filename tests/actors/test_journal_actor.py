@@ -18,6 +18,7 @@ from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted, Stop
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
+from persistence.trade_files import TradeFiles
 from persistence.trade_lines import trade_line
 from tests.actors.probe import DAY, Harness, t
 
@@ -122,3 +123,17 @@ def test_each_order_fill_position_and_halt_is_one_info_line(harness, tmp_path) -
     finally:
         logger.remove(sink)
     assert lines == [trade_line(ENTRY_SENT)]
+
+
+def test_live_the_trade_files_follow_each_closed_position(harness, tmp_path) -> None:
+    files = TradeFiles(tmp_path / "logs", "baseline_v1")
+    base = dict(position_id="E1", symbol=SYM, option_type="CE", quantity=650, entry_price=150.0, sl_price=158.0)
+    with JournalStore(tmp_path / "j.db") as store, EventLog(None) as events:
+        harness.start(JournalActor, JOURNAL, store, events, files)
+        harness.tell(JOURNAL, PositionEvent(time=t(10, 0), state="open", **base))
+        harness.quiet()
+        assert not files.trades.exists()  # nothing closed yet
+        harness.tell(JOURNAL, PositionEvent(time=t(10, 30), state="closed", exit_price=158.05, pnl=-5232.5, r=-1.006,
+                                            reason="stop", **base))
+        harness.quiet()
+        assert "E1" in files.trades.read_text() and files.summary.exists()

@@ -47,6 +47,7 @@ class LiveSession:
             openalgo_ws_url=sim.ws_url,
             openalgo_api_key=SecretStr(API_KEY),
             db_path=self.db_path,
+            log_dir=tmp / "logs",
             **overrides,
         )
         self.stop = threading.Event()

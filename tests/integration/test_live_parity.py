@@ -42,7 +42,8 @@ def test_live_against_the_simulator_enters_like_replay(tmp_path: Path) -> None:
     market = market_from_recorded(DAY_0611, spot_path=DATA_DIR / "nifty_spot_2021-06-11.csv.gz", lot_size=75)
     sim = SimulatorServer(market, api_key=API_KEY, speed=SPEED, start=SIM_START, end=END, paced=True).start()
     try:
-        session = LiveSession(sim, tmp_path, lot_size=75).start()
+        # with Telegram alerts on (the simulator records them): they must not change a single order
+        session = LiveSession(sim, tmp_path, lot_size=75, telegram_username="trader1").start()
         assert sim.wait_until_done(timeout=600), "simulator window did not end"
         run = session.finish()
     finally:
@@ -54,6 +55,15 @@ def test_live_against_the_simulator_enters_like_replay(tmp_path: Path) -> None:
     # paced, the live path handles the ticks one at a time in the simulator's (time, symbol) order, like
     # replay: every order up to the window's end is the same (after it, live stops and replay exits at 15:15)
     assert orders_before(run.events, END) == orders_before(replay, END)
+
+    # the trader heard of each entry fill through OpenAlgo's telegram/notify (issue "The trader's desk")
+    told = [n["message"] for n in sim.notifications if n["username"] == "trader1"]
+    fills = [e for e in run.events if e["type"] == "fill" and e["role"] == "entry"]
+    assert fills and len([m for m in told if "ENTRY FILLED" in m]) == len(fills), told
+    # and the trade files were kept beside the log
+    assert (tmp_path / "logs" / "baseline_v1_live_trades.csv").exists() or not any(
+        e["type"] == "position" and e["state"] == "closed" for e in run.events
+    )
 
 
 def orders_before(events: list[dict], end: time) -> list[tuple]:

@@ -405,6 +405,16 @@ def test_event_log_is_byte_identical_across_runs_and_truncates(tmp_path):
     assert contents[0].count(b"\n") == 4
 
 
+def test_a_live_event_log_goes_on_after_a_restart(tmp_path):
+    """Live (``append``): the same day's file keeps what the run before the crash wrote."""
+    path = tmp_path / "events.jsonl"
+    for _ in range(2):
+        with EventLog(path, append=True) as log:
+            for event in _events():
+                log.write(event)
+    assert path.read_bytes().count(b"\n") == 8
+
+
 def test_event_log_without_path_is_a_no_op(tmp_path):
     log = EventLog(None)
     log.write(swing(at(9, 23)))

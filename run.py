@@ -150,6 +150,7 @@ def _live(args: argparse.Namespace, settings: Settings) -> int:
         switch_to_analyzer=args.switch_to_analyzer,
         sim_clock=args.sim_clock,
         events=args.events,
+        progress=sys.stdout.isatty(),  # the session clock, trades and R in place, on a terminal only
     )
     with StopSignals(LIVE_STOP) as signals:
         return run_live(settings, options, signals.event)
@@ -247,6 +248,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from persistence.journal_store import JournalStore
     from replay.data import ReplayDataError, load_session
     from replay.driver import ReplayRun
+    from replay.lots import parse_lot_sizes, volume_lot
     from replay.report import render
 
     setup_logging(args.log_level or "WARNING")
@@ -258,14 +260,25 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         # its next wait for the graph to go quiet raises GraphFailed, and it stops its graph
         try:
             sessions = [load_session(Path(p)).window(args.start, args.end) for p in args.files]
-        except ReplayDataError as exc:
+            every, by_day = parse_lot_sizes(args.lot_sizes)
+        except (ReplayDataError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        lots = [by_day.get(session.day, every or settings.lot_size) for session in sessions]
+        for session, lot in zip(sessions, lots):
+            seen = volume_lot(b.volume for b in session.bars)
+            if seen is not None and seen % lot:
+                logger.warning(
+                    "{}: its volumes are multiples of {} contracts, not of the lot size {}: its lot is probably "
+                    "{} (give --lot-size {}={})", session.path.name, seen, lot, seen, session.day, seen,
+                )
         results = []
+        bar = _replay_progress(sessions)
         try:
             with JournalStore(args.db or ":memory:") as store, EventLog(args.events) as events:
-                for session in sessions:
-                    replay_run = ReplayRun(session, settings, store, events)
+                for session, lot in zip(sessions, lots):
+                    replay_run = ReplayRun(session, settings.model_copy(update={"lot_size": lot}), store, events,
+                                           progress=(lambda _moment: bar.update(1)) if bar else None)
                     inflight = replay_run.inflight
                     signals.on_stop(lambda inflight=inflight: inflight.fail(f"interrupted by {signals.name}"))
                     if signals.event.is_set():
@@ -277,6 +290,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         except GraphFailed:
             if not signals.event.is_set():
                 raise
+        if bar is not None:
+            bar.close()
         if len(results) < len(sessions):
             journal = f"; the journal {args.db} holds what was replayed" if args.db else ""
             print(
@@ -287,6 +302,16 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
             return 128 + (signals.signum or signal.SIGINT)
     sys.stdout.write(render(results))
     return 0
+
+
+def _replay_progress(sessions):  # noqa: ANN001, ANN202
+    """A progress bar over every instant of ``sessions`` (four per minute bar), in a terminal only."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    instants = sum(4 * len({b.start for b in session.bars}) for session in sessions)
+    return tqdm(total=instants, unit=" instants", desc=f"replay {len(sessions)} session(s)", file=sys.stderr)
 
 
 # --- simulator ------------------------------------------------------------------------------
@@ -473,7 +498,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("files", nargs="+", metavar="FILE", help="CSV(.gz): timestamp,symbol,open,high,low,close,volume,oi")
     replay.add_argument("--events", type=Path, default=argparse.SUPPRESS, metavar="PATH", help="write the event log (JSON Lines)")
     replay.add_argument("--db", default=None, metavar="PATH", help="write the SQLite journal (new file; default: memory)")
-    replay.add_argument("--lot-size", type=int, default=None, metavar="N", help="contracts per lot (2021 files: 75)")
+    replay.add_argument(
+        "--lot-size", dest="lot_sizes", action="append", default=[], metavar="N|YYYY-MM-DD=N",
+        help="contracts per lot, for every file or for one session date (repeat); default LOT_SIZE (2021 files: 75)",
+    )
     replay.add_argument("--start", type=_hhmm, default=None, metavar="HH:MM", help="replay only bars from this time")
     replay.add_argument("--end", type=_hhmm, default=None, metavar="HH:MM", help="replay only bars before this time")
     replay.set_defaults(func=_replay)

@@ -60,24 +60,19 @@ class JournalError(Exception):
     """The journal database cannot be opened, or a batch cannot be committed."""
 
 
+def _terms(e: OrderIntent | OrderSent) -> dict[str, Any]:
+    """An order's terms as an intent or an order event gives them (prices rupees, quantity contracts)."""
+    return dict(
+        role=e.role, symbol=e.symbol, action=e.action, pricetype=e.pricetype, trigger_price=e.trigger_price,
+        price=e.price, quantity=e.quantity, position_id=e.position_id,
+    )
+
+
 def _order_row(e: OrderIntent | OrderSent, orderid: str, status: str) -> dict[str, Any]:
     """An ``orders`` row for the order ``e`` placed (or changed): its terms, nothing filled yet."""
     return dict(
-        orderid=orderid,
-        session=session_of(e.time),
-        role=e.role,
-        symbol=e.symbol,
-        action=e.action,
-        pricetype=e.pricetype,
-        trigger_price=e.trigger_price,
-        price=e.price,
-        quantity=e.quantity,
-        position_id=e.position_id,
-        status=status,
-        filled_quantity=0,
-        average_price=0.0,
-        created_at=e.time,
-        updated_at=e.time,
+        orderid=orderid, session=session_of(e.time), **_terms(e), status=status, filled_quantity=0,
+        average_price=0.0, created_at=e.time, updated_at=e.time,
     )
 
 
@@ -411,14 +406,7 @@ class JournalStore:
             intent_id=e.intent_id,
             session=session_of(e.time),
             state=e.state,
-            role=e.role,
-            symbol=e.symbol,
-            action=e.action,
-            pricetype=e.pricetype,
-            trigger_price=e.trigger_price,
-            price=e.price,
-            quantity=e.quantity,
-            position_id=e.position_id,
+            **_terms(e),
             orderid=e.orderid,
             error=e.error,
             sent_at=e.time,

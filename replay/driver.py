@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from itertools import groupby
 from pathlib import Path
 
@@ -71,8 +72,11 @@ class ReplayRun:
         events: EventLog,
         quiet_timeout: float = 60.0,
         fail_fast: bool = True,
+        progress: Callable[[datetime], None] | None = None,
     ) -> None:
         self.session = session
+        #: called with each instant's time once it is replayed (a progress bar)
+        self.progress = progress
         self.settings = settings
         self.quiet_timeout = quiet_timeout
         self.inflight = InFlight()
@@ -122,6 +126,8 @@ class ReplayRun:
                     for name in self._watchers_of(tick.symbol):
                         self.router.tell(name, tick)
                         self._quiet()
+                if self.progress is not None:
+                    self.progress(moment)
             # After the data: the 15:15 exit (if the data ended before it) is sent,
             # MARKET orders without a later trade fill at the last price, then the close.
             self.clock.advance_to(max(self.clock.now(), at(self.session.day, self.settings.force_exit)))

@@ -8,7 +8,10 @@ from messages.portfolio import TradeRecord
 from replay.driver import SessionResult
 from strategy.risk import max_drawdown
 
-HEADER = f"{'symbol':<22}{'entry':>9}{'price':>9}{'exit':>9}{'price':>9}  {'reason':<16}{'qty':>6}{'R':>8}"
+HEADER = (
+    f"{'symbol':<22}{'entry':>9}{'price':>9}{'stop':>9}{'exit':>9}{'price':>9}  {'reason':<16}{'qty':>6}"
+    f"{'P&L Rs':>12}{'R':>8}"
+)
 
 
 def _hhmm(moment) -> str:  # noqa: ANN001
@@ -16,19 +19,24 @@ def _hhmm(moment) -> str:  # noqa: ANN001
 
 
 def trade_line(t: TradeRecord) -> str:
+    """One trade: times IST, prices rupees (the stop is the position's ``sl_price``), P&L rupees, R."""
     exit_price = f"{t.exit_price:.2f}" if t.exit_price is not None else "-"
     return (
-        f"{t.symbol:<22}{_hhmm(t.entry_time):>9}{t.entry_price:>9.2f}{_hhmm(t.exit_time):>9}{exit_price:>9}"
-        f"  {t.reason:<16}{t.quantity:>6}{t.r:>8.2f}"
+        f"{t.symbol:<22}{_hhmm(t.entry_time):>9}{t.entry_price:>9.2f}{t.sl_price:>9.2f}{_hhmm(t.exit_time):>9}"
+        f"{exit_price:>9}  {t.reason:<16}{t.quantity:>6}{t.pnl:>12,.2f}{t.r:>8.2f}"
     )
 
 
 def totals_line(trades: Iterable[TradeRecord]) -> str:
-    """Trades, wins, net R and max drawdown in R (over the closed trades, in entry order)."""
+    """Trades, wins, net R, P&L in rupees and max drawdown in R (over the closed trades, in entry order)."""
     closed = [t for t in trades if t.exit_price is not None]
     rs = [t.r for t in closed]
     wins = sum(1 for r in rs if r > 0)
-    return f"trades {len(closed)}  wins {wins}  net R {sum(rs):+.2f}  max drawdown {max_drawdown(rs):.2f}R"
+    pnl = sum(t.pnl for t in closed)
+    return (
+        f"trades {len(closed)}  wins {wins}  net R {sum(rs):+.2f}  P&L {pnl:+,.2f} rupees  "
+        f"max drawdown {max_drawdown(rs):.2f}R"
+    )
 
 
 def render_sessions(sessions: list[tuple[str, list[TradeRecord]]]) -> str:

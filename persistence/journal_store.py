@@ -320,7 +320,7 @@ class JournalStore:
 
     def issue_control(self, command: str, source: str, now: datetime) -> int:
         """Commit a command (``pause``, ``resume``, ``stop``) for the running program; its id."""
-        with self._bound(), self._db.atomic():
+        with self._bound(), self._db.atomic("IMMEDIATE"):
             return Control.create(issued_at=now, command=command, source=source).id
 
     def pending_controls(self) -> list[dict[str, Any]]:
@@ -331,7 +331,7 @@ class JournalStore:
     def control_done(self, control_id: int, session_date: date | None, result: str, now: datetime) -> bool:
         """Mark a command not yet done as applied to ``session_date`` (``result`` ``applied``) or not
         (``result`` says why). False when it was done already (by the trader, or withdrawn)."""
-        with self._bound(), self._db.atomic():
+        with self._bound(), self._db.atomic("IMMEDIATE"):
             query = Control.update(session=session_date, done_at=now, result=result).where(
                 (Control.id == control_id) & Control.done_at.is_null()
             )
@@ -357,14 +357,14 @@ class JournalStore:
 
     def seen(self, pid: int, session_date: date, started_at: datetime, now: datetime) -> None:
         """The running program is alive (rewritten every second or so)."""
-        with self._bound(), self._db.atomic():
+        with self._bound(), self._db.atomic("IMMEDIATE"):
             Runner.insert(
                 id=1, pid=pid, session=session_date, started_at=started_at, seen_at=now, stopped_at=None
             ).on_conflict_replace().execute()
 
     def stopped(self, pid: int, now: datetime) -> None:
         """The program ``pid`` stopped by itself (not a crash)."""
-        with self._bound(), self._db.atomic():
+        with self._bound(), self._db.atomic("IMMEDIATE"):
             Runner.update(stopped_at=now, seen_at=now).where((Runner.id == 1) & (Runner.pid == pid)).execute()
 
     def runner(self) -> dict[str, Any] | None:

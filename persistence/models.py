@@ -310,7 +310,9 @@ def open_database(path: str | Path) -> peewee.SqliteDatabase:
     ``peewee.DatabaseError`` (or ``OSError``) when it cannot be opened.
     """
     db = peewee.SqliteDatabase(
-        str(path), pragmas=PRAGMAS, thread_safe=False, check_same_thread=False, autoconnect=False
+        str(path), pragmas=PRAGMAS, thread_safe=False, check_same_thread=False, autoconnect=False,
+        # a second process (run.py status, pause …) may hold the write lock a moment: wait for it
+        timeout=10,
     )
     db.connect()
     return db

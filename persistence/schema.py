@@ -57,8 +57,12 @@ def prepare(db: peewee.SqliteDatabase, path: str) -> None:
             f"journal {path!r} has schema version {version}, written by a newer version of this program "
             f"(this one reads up to {SCHEMA_VERSION}); run that version, or give another DB_PATH"
         )
+    if version == SCHEMA_VERSION and {m._meta.table_name for m in MODELS} <= existing:
+        return  # nothing to do: no write (a second process, run.py status, beside a running trader)
     try:
-        with db.atomic():
+        # IMMEDIATE: the write lock first (waiting while another process writes), never a read
+        # snapshot to upgrade, which SQLite refuses at once ("database is locked") beside a writer
+        with db.atomic("IMMEDIATE"):
             migrator = SqliteMigrator(db)
             for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1) if existing else ():
                 migrate(*MIGRATIONS[step](migrator))

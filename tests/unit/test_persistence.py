@@ -497,3 +497,18 @@ def test_a_truncated_journal_is_a_clear_error_never_a_reset(tmp_path):
     with pytest.raises(JournalError, match="not reset"):
         JournalStore(path)
     assert path.stat().st_size == len(data) // 2
+
+
+def test_a_second_process_opens_an_up_to_date_journal_while_the_trader_writes(tmp_path):
+    """run.py status / pause beside a running trader: opening the journal writes nothing, so a write lock
+    held by the trader does not make it fail ("database is locked")."""
+    path = tmp_path / "journal.db"
+    JournalStore(path).close()
+    writer = sqlite3.connect(path, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # the trader, mid-commit
+    try:
+        with JournalStore(path) as second:
+            assert second.runner() is None
+    finally:
+        writer.rollback()
+        writer.close()

@@ -161,9 +161,7 @@ class OrderActor(BaseActor):
             self.ask(JOURNAL, Stop(), timeout=10.0)  # everything sent so far is written
         except (pykka.ActorDeadError, pykka.Timeout, TimeoutError):
             logger.warning("{}: the journal did not flush before recovery", self.name)
-        s = self.settings
-        grid = Grid(s.tick_size, s.sl_buffer, s.max_sl_pct, s.lot_size)
-        self.state = rebuild(self.journal, self.clock.now().date(), self.option_type, grid)
+        self.state = rebuild(self.journal, self.clock.now().date(), self.option_type, Grid.of(self.settings))
         for text in self.state.warnings:
             self._alert("critical", text)
         if self.state.orders:
@@ -318,10 +316,9 @@ class OrderActor(BaseActor):
         if role == "entry":
             candidate = self._sent_candidates.get((request.symbol, request.trigger_price, request.quantity))
             if candidate is None:
-                s = self.settings
                 candidate = assumed_candidate(
                     request.symbol, self.option_type, request.trigger_price, request.price, request.quantity,
-                    row.timestamp or self.clock.now(), Grid(s.tick_size, s.sl_buffer, s.max_sl_pct, s.lot_size),
+                    row.timestamp or self.clock.now(), Grid.of(self.settings),
                 )
         self._alert(
             "critical",
@@ -432,11 +429,10 @@ class OrderActor(BaseActor):
                 self.state.spent.add((best.symbol, best.swing_bar_time))
             self._alert("warning", f"entry {best.symbol} SELL {best.quantity} @ {best.trigger_price} not placed: {exc}")
             return
-        order = TrackedOrder(
+        order = self.state.track(TrackedOrder(
             orderid, "entry", best.symbol, best.quantity, best.trigger_price, best.limit_price,
             status="trigger pending", candidate=best,
-        )
-        self.state.orders[orderid] = order
+        ))
         self.state.entry = order
         self._journal_order("place", order, request)
         self._schedule_poll()
@@ -648,12 +644,8 @@ class OrderActor(BaseActor):
     def _exit_changed(self, order: TrackedOrder, added: int, fill_price: float, was_final: bool) -> None:
         position = self.state.positions.get(order.position_id or "")
         if position is None:
-            if added > 0:  # a BUY with nothing left to buy back: the account is long
-                self._alert(
-                    "critical",
-                    f"{order.role} {order.orderid} bought {added} {order.symbol} with no open position left: "
-                    "the account is long; CLOSE IT BY HAND",
-                )
+            if added > 0:  # a BUY with nothing left to buy back
+                self._account_long(order, added, "with no open position left")
             return
         if added > 0:
             reason = "stop" if order.role == "stop" else order.reason
@@ -678,11 +670,7 @@ class OrderActor(BaseActor):
         exits, so none of them buys again."""
         excess = quantity - position.open_quantity
         if excess > 0 and order is not None:
-            self._alert(
-                "critical",
-                f"{order.role} {order.orderid} bought {excess} {order.symbol} beyond position {position.position_id}: "
-                "the account is long; CLOSE IT BY HAND",
-            )
+            self._account_long(order, excess, f"beyond position {position.position_id}")
         quantity = min(quantity, position.open_quantity)
         if quantity <= 0:
             return
@@ -704,6 +692,13 @@ class OrderActor(BaseActor):
                 orderid=order.orderid if order else None,
                 order_filled=order.filled_quantity if order else None,
             ),
+        )
+
+    def _account_long(self, order: TrackedOrder, quantity: int, where: str) -> None:
+        """``order`` bought ``quantity`` contracts more than were short (a doubled stop or exit)."""
+        self._alert(
+            "critical",
+            f"{order.role} {order.orderid} bought {quantity} {order.symbol} {where}: the account is long; CLOSE IT BY HAND",
         )
 
     # --- protective stops and exits --------------------------------------------------------
@@ -728,11 +723,10 @@ class OrderActor(BaseActor):
             except BrokerError as exc:
                 error = exc
                 continue
-            stop = TrackedOrder(
+            stop = self.state.track(TrackedOrder(
                 orderid, "stop", position.symbol, quantity, trigger, request.price, position.position_id,
                 status="trigger pending",
-            )
-            self.state.orders[orderid] = stop
+            ))
             position.stops.append(stop)
             self._journal_order("place", stop, request)
             self._schedule_poll()
@@ -796,8 +790,9 @@ class OrderActor(BaseActor):
         except BrokerError as exc:
             self._alert("critical", f"MARKET exit of {position.symbol} x{quantity} failed: {exc}. CLOSE IT BY HAND")
             return
-        order = TrackedOrder(orderid, "exit", position.symbol, quantity, 0.0, 0.0, position.position_id, reason=reason)
-        self.state.orders[orderid] = order
+        order = self.state.track(
+            TrackedOrder(orderid, "exit", position.symbol, quantity, 0.0, 0.0, position.position_id, reason=reason)
+        )
         position.exits.append(order)
         self._journal_order("place", order, request)
         self._schedule_poll()

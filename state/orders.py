@@ -108,6 +108,19 @@ class Grid:
     max_sl_pct: float
     lot_size: int
 
+    @classmethod
+    def of(cls, settings: Any) -> Grid:  # noqa: ANN401 - config.settings.Settings (not imported here)
+        return cls(settings.tick_size, settings.sl_buffer, settings.max_sl_pct, settings.lot_size)
+
+
+def children_by_position(rows: list[dict]) -> dict[str, list[dict]]:
+    """The journal's stop and exit orders (``orders`` rows) by the position (entry orderid) they serve."""
+    children: dict[str, list[dict]] = {}
+    for row in rows:
+        if row["role"] != "entry" and row["position_id"]:
+            children.setdefault(row["position_id"], []).append(row)
+    return children
+
 
 def rebuild(journal: JournalRows, day: date, option_type: OptionType, grid: Grid) -> OrderState:
     """The state an OrderActor of ``option_type`` left on ``day``, from the journal alone.
@@ -129,10 +142,7 @@ def rebuild(journal: JournalRows, day: date, option_type: OptionType, grid: Grid
     rows = [r for r in journal.orders(day) if option_type_of(r["symbol"]) == option_type]
     if not rows:
         return state
-    by_position: dict[str, list[dict]] = {}
-    for row in rows:
-        if row["role"] != "entry" and row["position_id"]:
-            by_position.setdefault(row["position_id"], []).append(row)
+    by_position = children_by_position(rows)
     journaled = journal.positions(day)
     open_positions = {p["position_id"]: p for p in journaled if p["state"] == "open"}
     #: positions the portfolio closed (a stop-out, an exit, or the broker holding none at a reconciliation)

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from messages.base import OptionType, option_type_of
-from state.orders import JOURNAL_FINAL
+from state.orders import JOURNAL_FINAL, children_by_position
 from strategy.risk import position_risk, r_multiple, short_pnl
 
 
@@ -102,10 +102,8 @@ def rebuild(journal: JournalRows, day: date) -> tuple[dict[str, PortfolioPositio
     working: dict[OptionType, bool] = {"CE": False, "PE": False}
     rows = journal.orders(day)
     journaled = {p["position_id"]: p for p in journal.positions(day)}
-    children: dict[str, list[dict]] = {}
+    children = children_by_position(rows)
     for row in rows:
-        if row["role"] != "entry" and row["position_id"]:
-            children.setdefault(row["position_id"], []).append(row)
         if row["role"] == "entry" and row["status"] not in JOURNAL_FINAL:
             working[option_type_of(row["symbol"])] = True
     halted, halt_reason = journal.is_halted(day)

@@ -136,16 +136,15 @@ class BrokerGateway:
         (time-out, 5xx), so the caller can journal it: such an attempt may
         still reach the broker, later (see :meth:`late_placements`).
         """
-        unknown = False
         #: when the first attempt was sent: no order the look-up takes can be older
         sent_at: datetime | None = None
-
-        #: this placement's attempts whose outcome is unknown, also in ``self._unsettled``
+        #: this placement's attempts whose outcome is unknown (then look before sending again),
+        #: also in ``self._unsettled``
         lost: list[Unsettled] = []
 
         def attempt() -> str:
-            nonlocal unknown, sent_at
-            if unknown and sent_at is not None:
+            nonlocal sent_at
+            if lost and sent_at is not None:
                 found = self._find_placed(request, sent_at)
                 if found is not None:
                     self._settled(lost)
@@ -159,7 +158,6 @@ class BrokerGateway:
                 orderid = self.broker.place_order(request)
             except BrokerError as exc:
                 if exc.retryable:
-                    unknown = True
                     lost.append(Unsettled(request, now))
                     with self._known_lock:
                         self._unsettled.append(lost[-1])
@@ -173,7 +171,7 @@ class BrokerGateway:
             return self._retry(attempt, f"place {request.action} {request.symbol}")
         except BrokerError:
             # The last attempt may itself have placed the order: look once more.
-            found = self._find_placed_quietly(request, sent_at) if unknown and sent_at is not None else None
+            found = self._find_placed_quietly(request, sent_at) if lost and sent_at is not None else None
             if found is None:
                 raise
             self._settled(lost)

@@ -51,6 +51,9 @@ DEFAULT_FLUSH_ON: frozenset[type[JournalEvent]] = frozenset(
 
 _OP_STATUS = {"place": "placed", "modify": "modified", "cancel": "cancelled"}
 
+#: Intent states with no answer yet (unknown outcomes, settled from the order book at a restart).
+UNSETTLED = frozenset({"sent", "lost"})
+
 # The models are module-level classes bound per operation; one lock serialises
 # every store's use of them (and of its single shared connection).
 _LOCK = threading.RLock()
@@ -279,7 +282,7 @@ class JournalStore:
         on (unknown outcomes: states ``sent``, ``lost``), oldest first."""
         with self._read():
             query = OrderIntentRow.select().where(
-                (OrderIntentRow.session == session_date) & OrderIntentRow.state.in_(["sent", "lost"])
+                (OrderIntentRow.session == session_date) & OrderIntentRow.state.in_(sorted(UNSETTLED))
             )
             return list(query.order_by(OrderIntentRow.sent_at, OrderIntentRow.intent_id).dicts())
 
@@ -320,7 +323,7 @@ class JournalStore:
 
     def issue_control(self, command: str, source: str, now: datetime) -> int:
         """Commit a command (``pause``, ``resume``, ``stop``) for the running program; its id."""
-        with self._bound(), self._db.atomic("IMMEDIATE"):
+        with self._write():
             return Control.create(issued_at=now, command=command, source=source).id
 
     def pending_controls(self) -> list[dict[str, Any]]:
@@ -331,7 +334,7 @@ class JournalStore:
     def control_done(self, control_id: int, session_date: date | None, result: str, now: datetime) -> bool:
         """Mark a command not yet done as applied to ``session_date`` (``result`` ``applied``) or not
         (``result`` says why). False when it was done already (by the trader, or withdrawn)."""
-        with self._bound(), self._db.atomic("IMMEDIATE"):
+        with self._write():
             query = Control.update(session=session_date, done_at=now, result=result).where(
                 (Control.id == control_id) & Control.done_at.is_null()
             )
@@ -357,14 +360,14 @@ class JournalStore:
 
     def seen(self, pid: int, session_date: date, started_at: datetime, now: datetime) -> None:
         """The running program is alive (rewritten every second or so)."""
-        with self._bound(), self._db.atomic("IMMEDIATE"):
+        with self._write():
             Runner.insert(
                 id=1, pid=pid, session=session_date, started_at=started_at, seen_at=now, stopped_at=None
             ).on_conflict_replace().execute()
 
     def stopped(self, pid: int, now: datetime) -> None:
         """The program ``pid`` stopped by itself (not a crash)."""
-        with self._bound(), self._db.atomic("IMMEDIATE"):
+        with self._write():
             Runner.update(stopped_at=now, seen_at=now).where((Runner.id == 1) & (Runner.pid == pid)).execute()
 
     def runner(self) -> dict[str, Any] | None:
@@ -387,6 +390,12 @@ class JournalStore:
             raise JournalError(f"journal {self.path!r} is closed")
 
     @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One transaction written at once, the write lock taken first (a second process may write too)."""
+        with self._bound(), self._db.atomic("IMMEDIATE"):
+            yield
+
+    @contextmanager
     def _bound(self) -> Iterator[None]:
         with _LOCK:
             self._check_open()
@@ -401,7 +410,7 @@ class JournalStore:
                 yield
 
     def _order_intent(self, e: OrderIntent) -> None:
-        settled = e.state not in ("sent", "lost")
+        settled = e.state not in UNSETTLED
         OrderIntentRow.insert(
             intent_id=e.intent_id,
             session=session_of(e.time),

@@ -24,6 +24,9 @@ from config.settings import Settings
 from messages.orders import OrderIntent, OrderSent
 from persistence.journal_store import JournalStore
 
+#: An intent's order terms, as its ``order_intents`` row holds them and its events take them.
+TERMS = ("role", "symbol", "action", "pricetype", "trigger_price", "price", "quantity", "position_id")
+
 
 def settle_intents(
     store: JournalStore,
@@ -44,6 +47,7 @@ def settle_intents(
     known = {row["orderid"] for row in store.orders(day)}
     lines = []
     for intent in intents:
+        terms = {name: intent[name] for name in TERMS}
         request = OrderRequest(
             symbol=intent["symbol"],
             action=intent["action"],
@@ -55,43 +59,16 @@ def settle_intents(
             product=settings.product,
         )
         rows = placements(book, request, intent["sent_at"], clock_skew, settings.strategy_name, known)
-        event = OrderIntent(
-            time=now,
-            intent_id=intent["intent_id"],
-            state="failed",
-            role=intent["role"],
-            symbol=intent["symbol"],
-            action=intent["action"],
-            pricetype=intent["pricetype"],
-            trigger_price=intent["trigger_price"],
-            price=intent["price"],
-            quantity=intent["quantity"],
-            position_id=intent["position_id"],
-        )
-        what = f"intent {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']})"
-        if intent["state"] == "lost":
-            what = f"a lost attempt {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']})"
+        event = OrderIntent(time=now, intent_id=intent["intent_id"], state="failed", **terms)
+        kind = "a lost attempt" if intent["state"] == "lost" else "intent"
+        what = f"{kind} {intent['intent_id']} ({intent['role']} {intent['action']} {intent['symbol']})"
         if not rows:
             store.record(event.model_copy(update={"error": "not in the broker's order book at the restart: not placed"}))
             lines.append(f"{what}: not placed")
             continue
         found = rows[0]
         known.add(found.orderid)
-        store.record(
-            OrderSent(
-                time=intent["sent_at"],
-                op="place",
-                role=intent["role"],
-                orderid=found.orderid,
-                symbol=intent["symbol"],
-                action=intent["action"],
-                pricetype=intent["pricetype"],
-                trigger_price=intent["trigger_price"],
-                price=intent["price"],
-                quantity=intent["quantity"],
-                position_id=intent["position_id"],
-            )
-        )
+        store.record(OrderSent(time=intent["sent_at"], op="place", orderid=found.orderid, **terms))
         store.record(event.model_copy(update={"state": "placed", "orderid": found.orderid}))
         lines.append(f"{what}: placed as {found.orderid} ({found.status}), taken over")
     for line in lines:

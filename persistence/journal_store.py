@@ -22,7 +22,7 @@ from loguru import logger
 
 from messages.base import JournalEvent, to_ist
 from messages.orders import FINAL_STATUSES, OrderFilled, OrderIntent, OrderSent
-from messages.portfolio import PositionEvent, SessionSummary, TradeRecord
+from messages.portfolio import PositionEvent, SessionSummary
 from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted
 from persistence.models import (
@@ -209,27 +209,6 @@ class JournalStore:
         with self._read():
             query = Position.select().where(Position.session == session_date)
             return list(query.order_by(Position.opened_at, Position.position_id).dicts())
-
-    def closed_trades(self, session_date: date) -> list[TradeRecord]:
-        """The session's closed positions as trade records, oldest first (what a restart restores)."""
-        return [
-            TradeRecord(
-                position_id=row["position_id"],
-                symbol=row["symbol"],
-                option_type=row["option_type"],
-                quantity=row["quantity"],
-                entry_time=row["opened_at"],
-                entry_price=row["entry_price"],
-                sl_price=row["sl_price"],
-                exit_time=row["closed_at"],
-                exit_price=row["exit_price"],
-                reason=row["reason"],
-                pnl=row["pnl"] or 0.0,
-                r=row["r"] or 0.0,
-            )
-            for row in self.positions(session_date)
-            if row["state"] == "closed"
-        ]
 
     def orders(self, session_date: date) -> list[dict[str, Any]]:
         """Every order of the session (final ones too), oldest first, as column-name dicts."""

@@ -15,9 +15,10 @@ from messages.orders import OrderFilled, OrderSent
 from messages.portfolio import PositionEvent, SessionSummary
 from messages.signals import CandidateDecided, SwingDetected
 from messages.system import Alert, Halted
-from persistence.event_log import EventLog
 from persistence import schema
+from persistence.event_log import EventLog
 from persistence.journal_store import JournalError, JournalStore
+from state.portfolio import rebuild as rebuild_portfolio
 
 DAY = date(2021, 6, 11)
 SYM = "NIFTY17JUN2115500CE"
@@ -162,7 +163,8 @@ def test_closed_trades_are_what_a_restart_restores(store):
     store.record(PositionEvent(
         time=at(10, 5), state="closed", exit_price=95.0, pnl=1050.0, r=0.875, reason="stop", position_id="E1", **base,
     ))
-    [trade] = store.closed_trades(DAY)
+    positions, _ = rebuild_portfolio(store, DAY)  # what a restarted PortfolioActor starts with
+    [trade] = [p for p in positions.values() if p.open_quantity == 0]
     assert (trade.position_id, trade.quantity, trade.entry_price, trade.exit_price) == ("E1", 150, 102.0, 95.0)
     assert (trade.entry_time, trade.exit_time, trade.pnl, trade.r, trade.reason) == (at(9, 31), at(10, 5), 1050.0, 0.875, "stop")
 

@@ -246,8 +246,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
     from actors.base import GraphFailed
     from persistence.event_log import EventLog
     from persistence.journal_store import JournalStore
-    from replay.data import ReplayDataError, load_session
-    from replay.driver import ReplayRun
+    from replay.data import ReplayDataError, RecordedSession
+    from replay.driver import ReplayRun, load_any
     from replay.lots import parse_lot_sizes, volume_lot
     from replay.report import render
 
@@ -259,13 +259,16 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         # replay.driver.replay_files, session by session, so that a signal can stop the one running:
         # its next wait for the graph to go quiet raises GraphFailed, and it stops its graph
         try:
-            sessions = [load_session(Path(p)).window(args.start, args.end) for p in args.files]
+            sessions = [load_any(Path(p)).window(args.start, args.end) for p in args.files]
             every, by_day = parse_lot_sizes(args.lot_sizes)
         except (ReplayDataError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        lots = [by_day.get(session.day, every or settings.lot_size) for session in sessions]
+        # a feed recording says its lot size (the broker's that day); a bar file does not
+        lots = [by_day.get(session.day, every or getattr(session, "lot_size", settings.lot_size)) for session in sessions]
         for session, lot in zip(sessions, lots):
+            if not isinstance(session, RecordedSession):
+                continue
             seen = volume_lot(b.volume for b in session.bars)
             if seen is not None and seen % lot:
                 logger.warning(
@@ -283,9 +286,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                     signals.on_stop(lambda inflight=inflight: inflight.fail(f"interrupted by {signals.name}"))
                     if signals.event.is_set():
                         break
-                    logger.info(
-                        "replaying {} ({} symbols, {} bars)", session.path.name, len(session.symbols), len(session.bars)
-                    )
+                    logger.info("replaying {} ({} symbols)", session.path.name, len(session.symbols))
                     results.append(replay_run.run())
         except GraphFailed:
             if not signals.event.is_set():
@@ -310,7 +311,9 @@ def _replay_progress(sessions):  # noqa: ANN001, ANN202
         return None
     from tqdm import tqdm
 
-    instants = sum(4 * len({b.start for b in session.bars}) for session in sessions)
+    from replay.driver import instant_count
+
+    instants = sum(instant_count(session) for session in sessions)
     return tqdm(total=instants, unit=" instants", desc=f"replay {len(sessions)} session(s)", file=sys.stderr)
 
 
@@ -492,10 +495,14 @@ def build_parser() -> argparse.ArgumentParser:
         "replay",
         parents=[common_after],
         help="replay recorded session files through the actor graph with a simulated broker",
-        description="Replay recorded 1-minute bar files (one session per file) and print the trades. "
+        description="Replay recorded 1-minute bar files or live feed recordings (one session per file) and print the trades. "
         "Ctrl-C (or SIGTERM) stops it at its next step, journal flushed: no report, exit 130 (143 for SIGTERM).",
     )
-    replay.add_argument("files", nargs="+", metavar="FILE", help="CSV(.gz): timestamp,symbol,open,high,low,close,volume,oi")
+    replay.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help="1-minute bars, CSV(.gz): timestamp,symbol,open,high,low,close,volume,oi; or a live day's feed "
+             "recording, LOG_DIR/<strategy>_feed_<date>.jsonl(.gz)",
+    )
     replay.add_argument("--events", type=Path, default=argparse.SUPPRESS, metavar="PATH", help="write the event log (JSON Lines)")
     replay.add_argument("--db", default=None, metavar="PATH", help="write the SQLite journal (new file; default: memory)")
     replay.add_argument(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pykka
 from loguru import logger
@@ -20,6 +20,9 @@ from messages.portfolio import StatusDue
 from messages.system import Alert
 from strategy.session import ONE_MINUTE, at, minute_start
 from strategy.tick_check import strike_of, tick_problem
+
+if TYPE_CHECKING:
+    from replay.recording import FeedRecorder
 
 #: How often the FeedActor logs data coverage (symbols with a recent tick).
 HEARTBEAT = timedelta(seconds=60)
@@ -146,7 +149,9 @@ class FeedActor(BaseActor):
     reconnect (and once more when the reconnect's minute has ended, for
     minutes whose ticks never arrived). Ticks that arrive meanwhile wait in
     this actor's inbox, so nothing is applied out of order and no bar is
-    built twice.
+    built twice. With a ``recorder`` (live), every tick of a known symbol
+    (dropped or not), every history batch, lost connection and the end of the
+    warm-up also go to the day's feed recording (:mod:`replay.recording`).
     """
 
     def __init__(
@@ -158,6 +163,7 @@ class FeedActor(BaseActor):
         history: HistoryFetcher,
         on_warm: Callable[[], None] | None = None,
         tick_sink: Callable[[Tick], None] | None = None,
+        recorder: FeedRecorder | None = None,
     ) -> None:
         super().__init__(name, ctx)
         self.symbols = set(symbols)
@@ -165,6 +171,8 @@ class FeedActor(BaseActor):
         self.history = history
         self.on_warm = on_warm
         self.tick_sink = tick_sink
+        #: live: every tick received and every input handed on, to the day's feed recording
+        self.recorder = recorder
         self.feed: Feed | None = None
         self.warm = False
         #: coverage was below the floor at the last heartbeat (alerted once per drop)
@@ -217,9 +225,10 @@ class FeedActor(BaseActor):
         if tick.symbol not in self.symbols:
             self.unknown += 1
             return
-        problem = tick_problem(
-            tick.time, tick.ltp, tick.volume, self.clock.now(), self._strikes[tick.symbol], self._max_ahead
-        )
+        now = self.clock.now()
+        problem = tick_problem(tick.time, tick.ltp, tick.volume, now, self._strikes[tick.symbol], self._max_ahead)
+        if self.recorder is not None:
+            self.recorder.tick(now, tick, problem)
         if problem:
             self._reject(tick, problem)
             return
@@ -257,10 +266,7 @@ class FeedActor(BaseActor):
             self.tell(JOURNAL, Alert(time=now, level="warning", text=f"market-data feed reconnected (#{connected.connection})"))
         for symbol in sorted(self.symbols):
             bars = self._history(symbol) if fetch else []
-            self.tell(
-                symbol_actor(symbol),
-                HistoryBars(symbol=symbol, bars=bars, until=until, reconnected=reconnect, time=now),
-            )
+            self._hand_history(HistoryBars(symbol=symbol, bars=bars, until=until, reconnected=reconnect, time=now))
         self.disconnected_at = None
         self._ticks_at_connect = self.ticks
         if reconnect:
@@ -270,16 +276,15 @@ class FeedActor(BaseActor):
             self.clock.schedule(due, self.name, BackfillDue(time=due))
         if not self.warm:
             self.warm = True
+            if self.recorder is not None:
+                self.recorder.warm(now)
             if self.on_warm is not None:
                 self.on_warm()
 
     def on_backfill_due(self, due: BackfillDue) -> None:
         until = minute_start(due.time)
         for symbol in sorted(self.symbols):
-            self.tell(
-                symbol_actor(symbol),
-                HistoryBars(symbol=symbol, bars=self._history(symbol), until=until, time=due.time),
-            )
+            self._hand_history(HistoryBars(symbol=symbol, bars=self._history(symbol), until=until, time=due.time))
         quiet = self.ticks == self._ticks_at_connect
         in_session = due.time < at(due.time.date(), self.settings.market_close)
         if quiet and in_session and self.disconnected_at is None:
@@ -292,6 +297,8 @@ class FeedActor(BaseActor):
         logger.warning("feed disconnected: {}", lost.reason)
         if self.disconnected_at is None:
             self.disconnected_at = lost.time
+            if self.recorder is not None:
+                self.recorder.lost(lost.time)
             for symbol in sorted(self.symbols):
                 self.tell(symbol_actor(symbol), FeedLost(time=lost.time))
 
@@ -320,6 +327,12 @@ class FeedActor(BaseActor):
         self.tell(PORTFOLIO, StatusDue(time=due.time))  # its half of the heartbeat: positions, R
         next_due = due.time + HEARTBEAT
         self.clock.schedule(next_due, self.name, HeartbeatDue(time=next_due))
+
+    def _hand_history(self, history: HistoryBars) -> None:
+        """To the symbol's SymbolActor, and to the recording."""
+        if self.recorder is not None:
+            self.recorder.history(history.time, history)
+        self.tell(symbol_actor(history.symbol), history)
 
     def _history(self, symbol: str) -> list[Bar]:
         try:

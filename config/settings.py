@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     # --- persistence and logs -------------------------------------------------
     db_path: Path = Field(Path("journal.db"), description="SQLite journal for live trading")
     log_dir: Path = Field(Path("logs"), description="daily log files")
+    record_feed: bool = Field(
+        True, description="live: record every tick received to LOG_DIR/<strategy>_feed_<date>.jsonl (run.py replay reads it)"
+    )
     log_level: str = Field("INFO", pattern=r"^(TRACE|DEBUG|INFO|SUCCESS|WARNING|ERROR|CRITICAL)$")
     telegram_username: str = Field(
         "", description="OpenAlgo user to alert through telegram/notify (empty: no Telegram alerts, the log only)"

@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -46,6 +46,7 @@ from messages.system import ControlDue
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalError, JournalStore
 from persistence.trade_files import TradeFiles
+from replay.recording import FeedRecorder, recording_path
 from replay.report import render_sessions
 from strategy.session import at
 
@@ -202,6 +203,7 @@ def _trade(
         halted, reason = store.is_halted(day)
         if halted:
             logger.warning("trading is halted for {} ({}); no new entries today", day, reason)
+        recorder = _feed_recorder(settings, plan, day, clock.now())
         broker, tick_sink = client, None
         if options.dry_run:
             broker, tick_sink = _dry_run_broker(settings, plan, clock, router)
@@ -269,7 +271,8 @@ def _trade(
                 ActorSpec(
                     FEED,
                     lambda: FeedActor.start(
-                        FEED, graph.ctx, plan.symbols, make_feed, history, lambda: graph.start_trading(), tick_sink
+                        FEED, graph.ctx, plan.symbols, make_feed, history, lambda: graph.start_trading(), tick_sink,
+                        recorder,
                     ),
                 ),
                 ActorSpec(
@@ -320,6 +323,8 @@ def _trade(
             for pacer in pacers:
                 pacer.stop()
             graph.stop()  # every actor stopped; the journal is closed after it, on leaving this block
+            if recorder is not None:
+                recorder.close()
         if trades is None:
             print("WARNING: the trades are unknown; see the journal and the positions at the broker.", file=out)
             trades = []
@@ -332,6 +337,18 @@ def _trade(
         if open_positions:
             print(f"WARNING: {len(open_positions)} position(s) still open, each with its stop at the broker.", file=out)
     return 0
+
+
+def _feed_recorder(settings: Settings, plan: SessionPlan, day: date, now: datetime) -> FeedRecorder | None:
+    """The day's feed recording (``RECORD_FEED``), or None; one that cannot be opened is an ERROR, not a refusal."""
+    if not settings.record_feed:
+        return None
+    path = recording_path(settings.log_dir, settings.strategy_name, day)
+    try:
+        return FeedRecorder(path, day, plan.symbols, plan.lot_size, now)
+    except OSError as exc:
+        logger.error("the feed cannot be recorded to {} ({}); trading goes on without a recording", path, exc)
+        return None
 
 
 def bars_from_candles(symbol: str, candles: list) -> list[Bar]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, time
 from itertools import groupby
@@ -18,12 +18,13 @@ from actors.supervisor import ActorSpec, Graph
 from broker.gateway import BrokerGateway
 from broker.simulated import SimulatedBroker
 from config.settings import Settings
-from messages.market import WatchSymbols
+from messages.market import FeedLost, HistoryBars, Tick, WatchSymbols
 from messages.portfolio import GetTrades, TradeRecord
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
 from replay.data import RecordedSession, load_session
-from replay.ticks import session_ticks
+from replay.recording import FeedInput, RecordedFeed, is_recording, load_recording
+from replay.ticks import TICK_OFFSETS, session_ticks
 from strategy.session import at
 
 
@@ -47,13 +48,41 @@ class WatchRegistry(BaseActor):
 class SessionResult:
     """What one replayed session produced."""
 
-    session: RecordedSession
+    session: RecordedSession | RecordedFeed
     trades: list[TradeRecord]
     ticks: int
 
 
+def session_inputs(session: RecordedSession | RecordedFeed) -> Iterator[tuple[datetime, list[FeedInput]]]:
+    """The session's inputs grouped by instant, in time order: four ticks per bar of a bar file
+    (:func:`replay.ticks.session_ticks`), or a feed recording's inputs by the time they were handled."""
+    if isinstance(session, RecordedFeed):
+        for moment, group in groupby(session.inputs, key=lambda pair: pair[0]):
+            yield moment, [item for _at, item in group]
+    else:
+        for moment, group in groupby(session_ticks(session.bars), key=lambda t: t.time):
+            yield moment, list(group)
+
+
+def instant_count(session: RecordedSession | RecordedFeed) -> int:
+    """How many instants :func:`session_inputs` yields (a progress bar's total)."""
+    if isinstance(session, RecordedFeed):
+        return len({at for at, _item in session.inputs})
+    return len(TICK_OFFSETS) * len({b.start for b in session.bars})
+
+
+def load_any(path: Path) -> RecordedSession | RecordedFeed:
+    """A feed recording (``*.jsonl``, ``*.jsonl.gz``) or a 1-minute bar file; raises ``ReplayDataError``."""
+    return load_recording(path) if is_recording(path) else load_session(path)
+
+
 class ReplayRun:
     """Replays one session: ticks from the file, a :class:`SimulatedBroker`, the replay clock.
+
+    The file is a 1-minute bar file (four ticks per bar) or a live day's feed
+    recording (:mod:`replay.recording`): its ticks, history batches and lost
+    connections at the times the live FeedActor handled them, trading from
+    the end of its warm-up.
 
     For every instant of the data: due timers fire (one at a time), the
     simulated broker matches every trade of the instant (an order placed in
@@ -66,7 +95,7 @@ class ReplayRun:
 
     def __init__(
         self,
-        session: RecordedSession,
+        session: RecordedSession | RecordedFeed,
         settings: Settings,
         store: JournalStore,
         events: EventLog,
@@ -82,6 +111,8 @@ class ReplayRun:
         self.inflight = InFlight()
         self.router = Router(self.inflight)
         start = at(session.day, settings.market_open)
+        if isinstance(session, RecordedFeed) and session.inputs:
+            start = min(start, session.inputs[0][0])  # a live program starts before the open
         self.clock = SteppedClock(self.router, self.inflight, start, quiet_timeout)
         self.broker = SimulatedBroker(self.clock.now, settings.lot_size, settings.tick_size, set(session.symbols))
         self.broker.set_listener(order_update_listener(self.router, self.clock.now))
@@ -104,6 +135,8 @@ class ReplayRun:
             session.symbols,
             fail_fast=fail_fast,
             extra=(ActorSpec(FEED, lambda: WatchRegistry.start(FEED, self.graph.ctx, self.watching)),),
+            # a recorded live day trades from the end of its warm-up, as it did
+            trading=not isinstance(session, RecordedFeed),
         )
 
     def run(self) -> SessionResult:
@@ -111,21 +144,9 @@ class ReplayRun:
         self.graph.start(self.clock.now())
         ticks = 0
         try:
-            for moment, group in groupby(session_ticks(self.session.bars), key=lambda t: t.time):
-                instant = list(group)
-                ticks += len(instant)
-                self.clock.advance_to(moment)
-                # The exchange matches every trade of the instant before anyone can react to it.
-                for tick in instant:
-                    self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
-                self._quiet()
-                for tick in instant:
-                    self.router.tell(symbol_actor(tick.symbol), tick)
-                    self._quiet()
-                    # like the FeedActor live: OrderActors and the Portfolio get the symbols they watch
-                    for name in self._watchers_of(tick.symbol):
-                        self.router.tell(name, tick)
-                        self._quiet()
+            for moment, inputs in session_inputs(self.session):
+                self.clock.advance_to(max(moment, self.clock.now()))
+                ticks += self._deliver(inputs)
                 if self.progress is not None:
                     self.progress(moment)
             # After the data: the 15:15 exit (if the data ended before it) is sent,
@@ -133,11 +154,38 @@ class ReplayRun:
             self.clock.advance_to(max(self.clock.now(), at(self.session.day, self.settings.force_exit)))
             self.broker.fill_market_orders()
             self._quiet()
-            self.clock.advance_to(at(self.session.day, self.settings.market_close))
+            self.clock.advance_to(max(self.clock.now(), at(self.session.day, self.settings.market_close)))
             trades = self.router.ask(PORTFOLIO, GetTrades(), timeout=self.quiet_timeout)
         finally:
             self.graph.stop()
         return SessionResult(self.session, trades, ticks)
+
+    def _deliver(self, inputs: list[FeedInput]) -> int:
+        """One instant's inputs, as the FeedActor hands them on live; returns the ticks among them."""
+        ticks = [item for item in inputs if isinstance(item, Tick)]
+        # The exchange matches every trade of the instant before anyone can react to it.
+        for tick in ticks:
+            self.broker.on_tick(tick.symbol, tick.ltp, tick.time)
+        self._quiet()
+        for item in inputs:
+            if isinstance(item, Tick):
+                self.router.tell(symbol_actor(item.symbol), item)
+                self._quiet()
+                # like the FeedActor live: OrderActors and the Portfolio get the symbols they watch
+                for name in self._watchers_of(item.symbol):
+                    self.router.tell(name, item)
+                    self._quiet()
+            elif isinstance(item, HistoryBars):
+                self.router.tell(symbol_actor(item.symbol), item)
+                self._quiet()
+            elif isinstance(item, FeedLost):
+                for name in self.graph.symbol_actors:
+                    self.router.tell(name, item)
+                self._quiet()
+            else:  # WarmedUp: the recorded session's warm-up ended here
+                self.graph.start_trading()
+                self._quiet()
+        return len(ticks)
 
     def _watchers_of(self, symbol: str) -> list[str]:
         """Actors watching ``symbol``, in name order (read while the graph is quiet)."""
@@ -159,10 +207,10 @@ def replay_files(
 
     ``start``/``end`` (IST) keep only the bars of that window of each session.
     """
-    sessions = [load_session(p).window(start, end) for p in paths]
+    sessions = [load_any(p).window(start, end) for p in paths]
     results = []
     with JournalStore(db_path) as store, EventLog(events_path) as events:
         for session in sessions:
-            logger.info("replaying {} ({} symbols, {} bars)", session.path.name, len(session.symbols), len(session.bars))
+            logger.info("replaying {} ({} symbols)", session.path.name, len(session.symbols))
             results.append(ReplayRun(session, settings, store, events).run())
     return results

@@ -189,3 +189,47 @@ def test_a_reconnect_and_coverage_below_90_percent_are_alerted_once(rig: Rig) ->
         "data coverage 1/2 symbols ticked in the last 30 s (below 90%)",
         "market-data feed reconnected (#2)",
     ]
+
+
+class _Recorder:
+    """Stands in for replay.recording.FeedRecorder: keeps what the FeedActor records."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple] = []
+
+    def tick(self, at: datetime, tick: Tick, dropped: str = "") -> None:
+        self.lines.append(("tick", at, tick.symbol, tick.ltp, dropped))
+
+    def history(self, at: datetime, history: HistoryBars) -> None:
+        self.lines.append(("history", at, history.symbol, len(history.bars), history.reconnected))
+
+    def lost(self, at: datetime) -> None:
+        self.lines.append(("lost", at))
+
+    def warm(self, at: datetime) -> None:
+        self.lines.append(("warm", at))
+
+
+def test_it_records_every_tick_and_every_input_it_hands_on(make_harness) -> None:
+    h = make_harness(start=t(9, 20, 30))
+    recorder = _Recorder()
+    for s in (CE, PE):
+        h.probe(symbol_actor(s))
+    history = {CE: [_bar(CE, t(9, 15))], PE: []}
+    h.start(FeedActor, FEED, [CE, PE], lambda _callbacks: _StubFeed(), lambda s: list(history[s]), None, None, recorder)
+    h.tell(FEED, FeedConnected(connection=1, time=t(9, 20, 30)))
+    h.tell(
+        FEED,
+        Tick(symbol=CE, time=t(9, 20, 31), ltp=120.0),
+        Tick(symbol=PE, time=t(9, 30), ltp=80.0),  # stamped ten minutes ahead: dropped, and recorded so
+        Tick(symbol="NIFTY17JUN2199999CE", time=t(9, 20, 31), ltp=1.0),  # not in the universe: not recorded
+    )
+    h.tell(FEED, FeedDisconnected(reason="dropped", time=t(9, 20, 32)))
+    assert recorder.lines == [
+        ("history", t(9, 20, 30), CE, 1, False),
+        ("history", t(9, 20, 30), PE, 0, False),
+        ("warm", t(9, 20, 30)),
+        ("tick", t(9, 20, 30), CE, 120.0, ""),
+        ("tick", t(9, 20, 30), PE, 80.0, "ahead"),
+        ("lost", t(9, 20, 32)),
+    ]

@@ -60,6 +60,16 @@ def test_live_against_the_simulator_enters_like_replay(tmp_path: Path) -> None:
     told = [n["message"] for n in sim.notifications if n["username"] == "trader1"]
     fills = [e for e in run.events if e["type"] == "fill" and e["role"] == "entry"]
     assert fills and len([m for m in told if "ENTRY FILLED" in m]) == len(fills), told
+    # the live session recorded its feed; replaying that recording gives the same orders (issue "The
+    # trader's desk": any live day can be replayed exactly, from its ticks)
+    recording = tmp_path / "logs" / "baseline_v1_feed_2021-06-11.jsonl"
+    assert recording.exists()
+    again = tmp_path / "again.jsonl"
+    replay_files([recording], Settings(_env_file=None, lot_size=75), again, ":memory:")
+    replayed = [json.loads(line) for line in again.read_text().splitlines()]
+    assert orders_before(replayed, END) == orders_before(run.events, END)
+    assert entries(replayed) == entries(run.events)
+
     # and the trade files were kept beside the log
     assert (tmp_path / "logs" / "baseline_v1_live_trades.csv").exists() or not any(
         e["type"] == "position" and e["state"] == "closed" for e in run.events

@@ -166,3 +166,35 @@ def test_cli_replays_two_sessions_and_prints_tables(tmp_path: Path) -> None:
     assert "== 2021-06-11" in first.stdout and "== 2021-06-14" in first.stdout
     assert "== all sessions" in first.stdout
     assert "net R" in first.stdout
+
+
+def test_a_feed_recording_of_the_same_ticks_replays_to_the_same_trades(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """run.py replay reads a live day's feed recording: recorded with the bar file's own ticks (as the
+    simulator sends them), it trades exactly as the bar file does."""
+    from itertools import groupby
+
+    from replay.data import load_session
+    from replay.recording import FeedRecorder
+    from replay.ticks import session_ticks
+    from run import main
+    from strategy.session import at
+
+    session = load_session(DAY_0614)
+    recording = tmp_path / "baseline_v1_feed_2021-06-14.jsonl"
+    recorder = FeedRecorder(recording, session.day, session.symbols, 75, at(session.day, SETTINGS.market_open))
+    recorder.warm(at(session.day, SETTINGS.market_open))
+    for moment, instant in groupby(session_ticks(session.bars), key=lambda tick: tick.time):
+        for tick in instant:
+            recorder.tick(moment, tick)
+    recorder.close()
+
+    assert main(["replay", str(DAY_0614), "--lot-size", "75"]) == 0
+    from_bars = capsys.readouterr().out
+    assert main(["replay", str(recording)]) == 0  # its lot size is the recording's own
+    from_recording = capsys.readouterr().out
+
+    def trades(report: str) -> list[str]:
+        return [line for line in report.splitlines() if line.startswith("NIFTY") or line.startswith("trades")]
+
+    assert len(trades(from_bars)) > 1, "the day must trade"
+    assert trades(from_recording) == trades(from_bars)

@@ -1,0 +1,258 @@
+"""The live feed's recording: what the FeedActor handed the strategy, one JSON line each, and its replay.
+
+Live (and dry-run) sessions write every tick they receive for the universe's
+symbols, with the time it was received and, for a tick the FeedActor
+dropped as impossible (strategy.md §2), the reason; and every history batch
+(warm-up, back-fill after a reconnect), every lost connection and the end of
+the warm-up, in the order the FeedActor handled them. ``run.py replay`` reads
+such a file (``.jsonl``, or ``.jsonl.gz`` once compressed) and hands the same
+inputs to the SymbolActors at the same clock times, so a live day replays
+with the ticks it had, not four per minute bar.
+
+One file per day (``LOG_DIR/<strategy>_feed_<YYYY-MM-DD>.jsonl``); a restart
+the same day appends to it after a new header line. Lines:
+
+* ``{"start": ISO, "day": "YYYY-MM-DD", "symbols": [...], "lot_size": N}`` — a program started;
+* ``{"at": ISO, "tick": {"symbol", "time", "ltp", "volume"}}`` (plus ``"dropped": reason``);
+* ``{"at": ISO, "history": {"symbol", "until", "reconnected", "bars": [[start, o, h, l, c, v], ...]}}``;
+* ``{"at": ISO, "lost": true}`` — the connection dropped;
+* ``{"at": ISO, "warm": true}`` — the warm-up ended: trading starts.
+
+``at`` is the clock's time when the FeedActor handled the input (IST, with
+offset), prices rupees, volumes contracts (cumulative for the day on ticks).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time as monotonic_time
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TextIO
+
+from loguru import logger
+
+from messages.base import IST
+from messages.market import Bar, FeedLost, HistoryBars, Tick
+from replay.data import ReplayDataError
+
+#: The recording's file name suffix; ``run.py replay`` takes a file ending so (or with ``.gz`` after it) as one.
+SUFFIX = ".jsonl"
+#: Buffered lines reach the file at least this often (real seconds): a kill loses no more than this.
+FLUSH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class WarmedUp:
+    """The recorded end of the warm-up (trading starts)."""
+
+
+#: One recorded input: what the FeedActor handed on at that moment.
+FeedInput = Tick | HistoryBars | FeedLost | WarmedUp
+
+
+def recording_path(log_dir: Path, strategy_name: str, day: date) -> Path:
+    """Where a live session of ``day`` records its feed."""
+    return Path(log_dir) / f"{strategy_name}_feed_{day.isoformat()}{SUFFIX}"
+
+
+def is_recording(path: str | Path) -> bool:
+    """``path`` names a feed recording (``*.jsonl`` or ``*.jsonl.gz``), not a 1-minute bar file."""
+    name = Path(path).name
+    return name.endswith(SUFFIX) or name.endswith(SUFFIX + ".gz")
+
+
+class FeedRecorder:
+    """Appends the feed's inputs to a recording (see the module docstring); one writer: the FeedActor.
+
+    Lines are buffered and reach the file at least every :data:`FLUSH_SECONDS`
+    and at :meth:`close`. A write that fails (disk full) is logged once as an
+    ERROR and recording stops; trading goes on. Raises ``OSError`` only from
+    the constructor, when the file cannot be opened.
+    """
+
+    def __init__(self, path: Path, day: date, symbols: list[str], lot_size: int, started: datetime) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
+        self._file: TextIO | None = self.path.open("a", encoding="utf-8")
+        self._flushed = monotonic_time.monotonic()
+        if torn:  # a kill cut the last line: it stays a line of its own, which the reader skips
+            self._file.write("\n")
+        self._line({"start": started.isoformat(), "day": day.isoformat(), "symbols": sorted(symbols),
+                    "lot_size": lot_size})
+        logger.info("recording the feed to {}", self.path)
+
+    def tick(self, at: datetime, tick: Tick, dropped: str = "") -> None:
+        """A tick received (``dropped``: why the FeedActor did not pass it on)."""
+        line = {"at": at.isoformat(), "tick": {
+            "symbol": tick.symbol, "time": tick.time.isoformat(), "ltp": tick.ltp, "volume": tick.volume}}
+        if dropped:
+            line["dropped"] = dropped
+        self._line(line)
+
+    def history(self, at: datetime, history: HistoryBars) -> None:
+        """History bars handed to a SymbolActor (warm-up or back-fill)."""
+        bars = [[b.start.isoformat(), b.open, b.high, b.low, b.close, b.volume] for b in history.bars]
+        self._line({"at": at.isoformat(), "history": {
+            "symbol": history.symbol, "until": history.until.isoformat(), "reconnected": history.reconnected,
+            "bars": bars}})
+
+    def lost(self, at: datetime) -> None:
+        """The connection dropped."""
+        self._line({"at": at.isoformat(), "lost": True})
+
+    def warm(self, at: datetime) -> None:
+        """The warm-up ended."""
+        self._line({"at": at.isoformat(), "warm": True})
+
+    def close(self) -> None:
+        """Flush and close; a second close does nothing."""
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError as exc:
+                logger.error("the feed recording {} could not be completed: {}", self.path, exc)
+            self._file = None
+
+    def _line(self, line: dict) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+            now = monotonic_time.monotonic()
+            if now - self._flushed >= FLUSH_SECONDS:
+                self._file.flush()
+                self._flushed = now
+        except (OSError, ValueError) as exc:
+            logger.error("recording the feed to {} failed, recording stops (trading goes on): {}", self.path, exc)
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as raw:
+        raw.seek(-1, 2)
+        return raw.read(1) == b"\n"
+
+
+@dataclass(frozen=True)
+class RecordedFeed:
+    """A feed recording read back: its day, universe, lot size and inputs in order, each with its clock time.
+
+    Ticks the live FeedActor dropped are not among ``inputs`` (they never
+    reached the strategy); ``dropped`` counts them.
+    """
+
+    path: Path
+    day: date
+    symbols: list[str]
+    lot_size: int
+    inputs: list[tuple[datetime, FeedInput]]
+    dropped: int = 0
+    #: program starts in the file (1 + restarts)
+    starts: int = 1
+
+    @property
+    def ticks(self) -> int:
+        return sum(1 for _at, item in self.inputs if isinstance(item, Tick))
+
+    def window(self, start: time | None, end: time | None) -> "RecordedFeed":
+        """Only the inputs handled at or after ``start`` and before ``end`` (IST wall times).
+
+        The end of the warm-up is kept wherever it falls, so a window still trades.
+        Raises :class:`ReplayDataError` when no tick is left.
+        """
+        kept = [
+            (at, item) for at, item in self.inputs
+            if isinstance(item, WarmedUp)
+            or ((start is None or at.time() >= start) and (end is None or at.time() < end))
+        ]
+        if not any(isinstance(item, Tick) for _at, item in kept):
+            raise ReplayDataError(f"{self.path}: no ticks between {start} and {end}")
+        return replace(self, inputs=kept)
+
+
+def load_recording(path: str | Path) -> RecordedFeed:
+    """Read a feed recording (plain or gzip).
+
+    A line a kill cut short (the last line, or one right before a restart's
+    header) is skipped with a WARNING. Raises :class:`ReplayDataError` for a
+    missing or unreadable file, no header line first, a malformed line
+    elsewhere (naming it), more than one day, or no tick.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ReplayDataError(f"{path}: no such file")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as raw:
+            lines = raw.read().splitlines()
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        raise ReplayDataError(f"{path}: cannot read ({exc})") from None
+    header: dict | None = None
+    inputs: list[tuple[datetime, FeedInput]] = []
+    symbols: set[str] = set()
+    dropped = starts = 0
+    for index, text in enumerate(lines):
+        line_no = index + 1
+        if not text.strip():
+            continue
+        try:
+            line = json.loads(text)
+            if "start" in line:
+                starts += 1
+                if header is not None and line["day"] != header["day"]:
+                    raise ValueError(f"a second day {line['day']} (one day per recording, {header['day']} first)")
+                header = line
+                symbols.update(line["symbols"])
+                continue
+            if header is None:
+                raise ValueError("the first line must be a recording header ({\"start\": ...})")
+            at = _time(line["at"])
+            if "tick" in line:
+                if line.get("dropped"):
+                    dropped += 1
+                    continue
+                t = line["tick"]
+                inputs.append((at, Tick(symbol=t["symbol"], time=_time(t["time"]), ltp=t["ltp"], volume=t["volume"])))
+            elif "history" in line:
+                h = line["history"]
+                bars = [
+                    Bar(symbol=h["symbol"], start=_time(b[0]), open=b[1], high=b[2], low=b[3], close=b[4], volume=b[5])
+                    for b in h["bars"]
+                ]
+                inputs.append((at, HistoryBars(symbol=h["symbol"], bars=bars, until=_time(h["until"]),
+                                               reconnected=bool(h["reconnected"]), time=at)))
+            elif line.get("lost"):
+                inputs.append((at, FeedLost(time=at)))
+            elif line.get("warm"):
+                inputs.append((at, WarmedUp()))
+            else:
+                raise ValueError(f"unknown line {text[:80]!r}")
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            following = next((t for t in lines[index + 1:] if t.strip()), None)
+            if following is None or following.startswith('{"start"'):
+                logger.warning("{}:{}: skipped a line cut short (the program was stopped while writing it)",
+                               path, line_no)
+                continue
+            raise ReplayDataError(f"{path}:{line_no}: {exc}") from None
+    if header is None:
+        raise ReplayDataError(f"{path}: not a feed recording (no header line)")
+    recording = RecordedFeed(path, date.fromisoformat(header["day"]), sorted(symbols), int(header["lot_size"]),
+                             inputs, dropped, starts)
+    if recording.ticks == 0:
+        raise ReplayDataError(f"{path}: no ticks recorded")
+    return recording
+
+
+def _time(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time without a UTC offset: {text!r}")
+    return moment.astimezone(IST)

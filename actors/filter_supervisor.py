@@ -10,7 +10,10 @@ from actors.base import ActorContext, BaseActor
 from actors.names import JOURNAL, order_actor
 from messages.base import OptionType, option_type_of
 from messages.portfolio import OpenSymbols, SessionEndDue
+from strategy.session import minute_start
 from messages.signals import (
+    BarClosed,
+    BarsClosed,
     CandidateDecided,
     EntryCandidate,
     EntryIntent,
@@ -26,7 +29,9 @@ class FilterSupervisor(BaseActor):
     PortfolioActor, :class:`PublishDue` (its own timer), :class:`SessionEndDue`,
     :class:`ResendBest` (a restarted OrderActor asks: it gets the last :class:`EntryIntent` again).
 
-    Out: every decision to the Journal. Stage 3 runs once per instant
+    Out: every decision to the Journal, and the bars closed in each minute of the clock, every
+    symbol's in one :class:`BarsClosed` once the minute is over (for the report's charts; the
+    session's end sends the last). Stage 3 runs once per instant
     (strategy.md §4): the first input that changes the pool schedules a
     :class:`PublishDue` at the clock's time; when it fires, for each option
     type whose best changed (symbol, trigger, quantity or stop) an
@@ -45,6 +50,9 @@ class FilterSupervisor(BaseActor):
         #: option types whose inputs changed since the last publication
         self._changed: set[OptionType] = set()
         self._publish_due = False
+        #: bars closed in the clock's minute ``_bars_minute``, journaled when the clock's minute changes
+        self._bars: list[BarClosed] = []
+        self._bars_minute: datetime | None = None
         self.handlers = {
             SymbolSignals: self.on_signals,
             OpenSymbols: self.on_open_symbols,
@@ -54,8 +62,14 @@ class FilterSupervisor(BaseActor):
         }
 
     def on_signals(self, batch: SymbolSignals) -> None:
+        now = self.clock.now()
+        if minute_start(now) != self._bars_minute:  # the bars of the minutes before, in one message
+            self._journal_bars(now)
+            self._bars_minute = minute_start(now)
+        self._bars.extend(s for s in batch.signals if isinstance(s, BarClosed))
         if self.ended:
             logger.debug("{}: signals of {} after the session's end dropped", self.name, batch.symbol)
+            self._journal_bars(now)  # the last bars, closed by the close, still go to the journal
             return
         for signal in batch.signals:
             for decision in self.pool.on_signal(signal):
@@ -82,12 +96,18 @@ class FilterSupervisor(BaseActor):
         self.tell(order_actor(t), EntryIntent(option_type=t, candidate=self.sent[t], time=self.clock.now()))
 
     def on_session_end(self, due: SessionEndDue) -> None:
+        self._journal_bars(due.time)
         self.ended = True
         self._changed.clear()
         for decision in self.pool.end_session(due.time):
             self.tell(JOURNAL, decision)
         for option_type in ("CE", "PE"):
             self._publish(option_type, due.time)
+
+    def _journal_bars(self, now: datetime) -> None:
+        if self._bars:
+            self.tell(JOURNAL, BarsClosed(bars=self._bars, time=now))
+            self._bars = []
 
     def _changed_later(self, option_type: OptionType) -> None:
         self._changed.add(option_type)

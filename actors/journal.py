@@ -9,7 +9,7 @@ from actors.names import ALERTS
 from messages.base import JournalEvent
 from messages.orders import OrderFilled, OrderIntent, OrderSent
 from messages.portfolio import PositionEvent, SessionSummary
-from messages.signals import CandidateDecided, SwingDetected
+from messages.signals import BarsClosed, CandidateDecided, SwingDetected
 from messages.system import Alert, Halted, Stop
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
@@ -30,7 +30,8 @@ EVENT_TYPES: tuple[type[JournalEvent], ...] = (
 
 
 class JournalActor(BaseActor):
-    """In: every :class:`JournalEvent`; :class:`Stop` (ask) flushes both files.
+    """In: every :class:`JournalEvent`; :class:`BarsClosed` (the SQLite ``bars`` only); :class:`Stop` (ask)
+    flushes both files.
 
     An :class:`OrderIntent` may come as an ask: the reply is True once it is
     committed (the OrderActor sends its request only then), False when the
@@ -55,6 +56,7 @@ class JournalActor(BaseActor):
         self.files = files
         self.handlers = {event_type: self.on_event for event_type in EVENT_TYPES}
         self.handlers[OrderIntent] = self.on_intent
+        self.handlers[BarsClosed] = self.on_bars
         self.handlers[Stop] = self.on_stop_request
 
     def on_event(self, event: JournalEvent) -> None:
@@ -84,6 +86,14 @@ class JournalActor(BaseActor):
             logger.exception("journal write failed for the order intent {}", intent.intent_id)
             return False
         return True
+
+    def on_bars(self, closed: BarsClosed) -> None:
+        """Closed bars: the journal's ``bars`` only (for the report's charts), not the event log."""
+        try:
+            for bar in closed.bars:
+                self.store.record(bar)
+        except Exception:  # noqa: BLE001 - the journal must never stop trading
+            logger.exception("journal write failed for the bars closed at {}", closed.time)
 
     def on_stop_request(self, _stop: Stop) -> None:
         self.events.flush()

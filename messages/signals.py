@@ -22,6 +22,14 @@ class BarClosed(Message):
     time: AwareDatetime
 
 
+class BarsClosed(Message):
+    """The bars closed in one instant, every symbol's (the FilterSupervisor hands them to the Journal
+    in one message, for the report's charts)."""
+
+    bars: list[BarClosed]
+    time: AwareDatetime
+
+
 class SwingDetected(JournalEvent):
     """A swing was created or updated at bar close (strategy.md §3).
 

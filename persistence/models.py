@@ -202,6 +202,26 @@ class Swing(_Base):
         table_name = "swings"
 
 
+class MinuteBar(_Base):
+    """A closed 1-minute bar of a symbol (strategy.md §2): prices rupees, ``volume`` contracts,
+    ``vwap`` the session VWAP after it; ``start`` the minute's start (IST). One row per (symbol, start):
+    a bar rebuilt (warm-up after a restart, back-fill) replaces the row. For charts (``run.py report``)."""
+
+    session = IsoDateField(index=True)
+    symbol = peewee.TextField()
+    start = IsoDateTimeField()
+    open = peewee.FloatField()
+    high = peewee.FloatField()
+    low = peewee.FloatField()
+    close = peewee.FloatField()
+    volume = peewee.IntegerField()
+    vwap = peewee.FloatField()
+
+    class Meta:
+        table_name = "bars"
+        indexes = ((("symbol", "start"), True),)
+
+
 class CandidateDecision(_Base):
     """A filter decision about one candidate (strategy.md §4); ``sl_pct`` as the event gives it."""
 
@@ -291,6 +311,7 @@ MODELS: tuple[type[peewee.Model], ...] = (
     Fill,
     Position,
     Swing,
+    MinuteBar,
     CandidateDecision,
     DailySummary,
     AlertRow,

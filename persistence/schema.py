@@ -19,8 +19,9 @@ from persistence.models import MODELS
 
 #: The schema this program writes. Version 1 is the first versioned one (journals written
 #: before versioning have the same tables and are taken as version 1); version 2 adds
-#: ``order_intents``; version 3 ``controls`` and ``runner`` (the trader's desk).
-SCHEMA_VERSION = 3
+#: ``order_intents``; version 3 ``controls`` and ``runner`` (the trader's desk); version 4
+#: ``bars`` (the closed 1-minute bars, for ``run.py report``).
+SCHEMA_VERSION = 4
 
 #: ``MIGRATIONS[n]`` takes a journal from version ``n - 1`` to ``n``: it returns the
 #: ``playhouse.migrate`` operations to run (add a column, an index …). New tables need
@@ -28,6 +29,7 @@ SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, Callable[[SqliteMigrator], list]] = {
     2: lambda migrator: [],  # order_intents: a new table
     3: lambda migrator: [],  # controls, runner: new tables
+    4: lambda migrator: [],  # bars: a new table
 }
 
 

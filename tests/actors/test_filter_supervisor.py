@@ -10,7 +10,10 @@ import pytest
 from actors.filter_supervisor import FilterSupervisor
 from actors.names import FILTER, JOURNAL, order_actor
 from messages.portfolio import OpenSymbols, SessionEndDue
+from messages.market import Bar
 from messages.signals import (
+    BarClosed,
+    BarsClosed,
     CandidateDecided,
     EntryIntent,
     RunningHighRaised,
@@ -268,3 +271,23 @@ def test_signals_after_the_session_end_are_dropped(rig) -> None:
     journal.clear()
     send(h, batch(swing_low(at=t(15, 30, 1))))
     assert journal.received == [] and ce.received == []
+
+
+def _closed(symbol: str, start: datetime, at: datetime) -> BarClosed:
+    bar = Bar(symbol=symbol, start=start, open=150.0, high=152.0, low=149.0, close=151.0, volume=650)
+    return BarClosed(symbol=symbol, bar=bar, vwap=150.5, time=at)
+
+
+def test_the_bars_of_a_minute_go_to_the_journal_in_one_message_once_it_is_over(rig) -> None:
+    h, journal, _ce, _pe = rig
+    send(h, SymbolSignals(symbol=CE, signals=[_closed(CE, t(9, 20), t(9, 21, 0))], time=t(9, 21, 0)),
+         SymbolSignals(symbol=PE, signals=[_closed(PE, t(9, 20), t(9, 21, 15))], time=t(9, 21, 15)))
+    assert journal.of(BarsClosed) == [], "the minute is not over"
+    send(h, SymbolSignals(symbol=CE, signals=[_closed(CE, t(9, 21), t(9, 22, 0))], time=t(9, 22, 0)))
+    [first] = journal.of(BarsClosed)
+    assert [(b.symbol, b.bar.start) for b in first.bars] == [(CE, t(9, 20)), (PE, t(9, 20))]
+    send(h, SessionEndDue(time=t(9, 23)))
+    assert [(b.symbol, b.bar.start) for b in journal.of(BarsClosed)[1].bars] == [(CE, t(9, 21))]
+    # a bar the close closes after the filter's own end still reaches the journal
+    send(h, SymbolSignals(symbol=PE, signals=[_closed(PE, t(9, 22), t(9, 23))], time=t(9, 23)))
+    assert [(b.symbol, b.bar.start) for b in journal.of(BarsClosed)[2].bars] == [(PE, t(9, 22))]

@@ -514,3 +514,35 @@ def test_a_second_process_opens_an_up_to_date_journal_while_the_trader_writes(tm
     finally:
         writer.rollback()
         writer.close()
+
+
+def _bar_closed(start: datetime, close: float, vwap: float):  # noqa: ANN202
+    from messages.market import Bar
+    from messages.signals import BarClosed
+
+    bar = Bar(symbol=SYM, start=start, open=100.0, high=max(101.0, close), low=99.0, close=close, volume=150)
+    return BarClosed(symbol=SYM, bar=bar, vwap=vwap, time=start + timedelta(minutes=1))
+
+
+def test_closed_bars_are_kept_per_symbol_and_minute_a_rebuilt_one_replacing_it(store):
+    store.record(_bar_closed(at(9, 15), 100.5, 100.1))
+    store.record(_bar_closed(at(9, 16), 100.7, 100.2))
+    store.record(_bar_closed(at(9, 15), 100.9, 100.3))  # rebuilt by the warm-up after a restart
+    assert store.count("bars") == 2 and store.bar_count(DAY) == 2 and store.bar_count(date(2021, 6, 14)) == 0
+    rows = store.bars(DAY, SYM)
+    assert [(r["start"], r["close"], r["vwap"], r["volume"]) for r in rows] == [
+        (at(9, 15), 100.9, 100.3, 150), (at(9, 16), 100.7, 100.2, 150)
+    ]
+    assert store.bars(DAY, "NIFTY17JUN2115600CE") == []
+
+
+def test_a_version_3_journal_gains_the_bars_table(tmp_path):
+    path = tmp_path / "j.db"
+    with JournalStore(path) as store:
+        store.record(Halted(time=at(10, 0), reason="stop"))
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TABLE bars")
+        raw.execute("PRAGMA user_version = 3")
+    with JournalStore(path) as store:
+        store.record(_bar_closed(at(9, 15), 100.5, 100.1))
+        assert store.bar_count(DAY) == 1 and store.is_halted(DAY) == (True, "stop")

@@ -3,6 +3,7 @@
     python run.py [--expiry 30DEC25] [--atm 26000] [--dry-run]    trade today through OpenAlgo
     python run.py check                                            pre-flight checks only
     python run.py replay FILE [FILE ...]                           replay recorded sessions
+    python run.py report [DATE] [--db PATH]                        a session's PNG and HTML report
     python run.py sim --data FILE | --synthetic SEED               run the OpenAlgo-compatible simulator
     python run.py demo                                             simulator + live path, end to end
 
@@ -237,6 +238,37 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     print(render_checks(rows))
     print(f"note  {closed}" if closed else "note  the market session is open now")
     return 0 if all(row.passed for row in rows) else 1
+
+
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    """A PNG and an HTML page per session (report/), from a live or a replay journal; 2 when there is none."""
+    from persistence.journal_store import JournalError, JournalStore
+    from report.render import totals, write_report
+    from report.session import build_report
+
+    setup_logging(args.log_level or "WARNING")
+    db = Path(args.db or settings.db_path)
+    if not db.is_file():
+        where = "--db" if args.db else "DB_PATH="
+        print(f"error: no journal at {where}{db}", file=sys.stderr)
+        return 2
+    out = args.out or settings.log_dir
+    try:
+        with JournalStore(db) as store:
+            days = store.sessions() if args.all else [args.date] if args.date else store.sessions()[-1:]
+            if not days:
+                print(f"error: the journal {db} holds no session yet", file=sys.stderr)
+                return 2
+            for day in days:
+                report = build_report(store, day, settings.market_open, settings.market_close)
+                png = out / f"{settings.strategy_name}_report_{day.isoformat()}.png"
+                page = png.with_suffix(".html")
+                write_report(report, png, page, f"{settings.strategy_name}  {day.isoformat()}  (journal {db.name})")
+                print(f"{day.isoformat()}: {totals(report)}\n  {png}\n  {page}")
+    except (JournalError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 # --- replay ------------------------------------------------------------------------------
@@ -481,6 +513,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--day", type=date.fromisoformat, default=None, help="session YYYY-MM-DD (default: the latest)")
     status.set_defaults(func=_status)
+    report = commands.add_parser(
+        "report",
+        parents=[common_after],
+        help="a PNG and an HTML page of a session: cumulative R, trades, charts of each traded strike",
+        description="From a live journal (DB_PATH) or a replay's (--db): the cumulative-R curve with entries and "
+        "exits, the trades table, and per traded strike its 1-minute bars, VWAP, swing lows, entry triggers, stops "
+        "and fills. Written to LOG_DIR (or --out) as <strategy>_report_<date>.png and .html.",
+    )
+    report.add_argument("date", nargs="?", type=date.fromisoformat, default=None, metavar="DATE",
+                        help="session YYYY-MM-DD (default: the journal's latest)")
+    report.add_argument("--db", default=None, metavar="PATH", help="the journal to read (default DB_PATH)")
+    report.add_argument("--all", action="store_true", help="every session the journal holds")
+    report.add_argument("--out", type=Path, default=None, metavar="DIR", help="folder for the files (default LOG_DIR)")
+    report.set_defaults(func=_report)
     for name, what in (
         ("pause", "no new entries (open positions and their stops stay)"),
         ("resume", "allow entries again after pause"),

@@ -1,0 +1,1 @@
+"""Session reports: the PNG and HTML of ``run.py report``."""

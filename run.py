@@ -301,7 +301,8 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
         for session, lot in zip(sessions, lots):
             if not isinstance(session, RecordedSession):
                 continue
-            seen = volume_lot(b.volume for b in session.bars)
+            # the opening bar's volume may hold the pre-open auction's quantity, in any number of contracts
+            seen = volume_lot(b.volume for b in session.bars if b.start.time() != settings.market_open)
             if seen is not None and seen % lot:
                 logger.warning(
                     "{}: its volumes are multiples of {} contracts, not of the lot size {}: its lot is probably "

@@ -69,3 +69,14 @@ def test_replay_shows_its_progress_in_a_terminal_only(tmp_path, monkeypatch) -> 
     monkeypatch.setattr(sys, "stderr", terminal)
     assert run.main(["--env-file", env, "replay", path, "--lot-size", "75"]) == 0
     assert "replay 1 session(s)" in terminal.getvalue() and "12/12" in terminal.getvalue()
+
+
+def test_the_opening_bar_with_its_pre_open_quantity_does_not_make_a_warning(tmp_path, capsys) -> None:  # noqa: ANN001
+    """The 2024-07 files: the 09:15 bar's volume holds the pre-open auction's, in any number of contracts."""
+    path, env = a_day(tmp_path, 5)
+    text = open(path).read().replace("2021-06-11T09:15:00+05:30,NIFTY17JUN2115600CE,100,101,99,100,75,",
+                                     "2021-06-11T09:15:00+05:30,NIFTY17JUN2115600CE,100,101,99,100,1234,")
+    assert ",1234," in text
+    open(path, "w").write(text)
+    assert run.main(["--env-file", env, "replay", path, "--lot-size", "75"]) == 0
+    assert "its volumes are multiples" not in capsys.readouterr().err

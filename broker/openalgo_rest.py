@@ -60,6 +60,9 @@ from broker.schemas import (
     Funds,
     HistoryRequest,
     ListReply,
+    Margin,
+    MarginPosition,
+    MarginRequest,
     MessageResult,
     ModifyOrderRequest,
     MultiQuoteResult,
@@ -288,6 +291,19 @@ class OpenAlgoClient:
     def funds(self) -> Funds:
         """``funds``: available cash, collateral, M2M and utilised debits, rupees."""
         return self._call("funds", self._request("funds", ApiKeyRequest), DataReply[Funds]).data
+
+    def margin(self, positions: Iterable[tuple[str, str, str, int]], product: str) -> Margin:
+        """``margin`` for a basket of ``(symbol, exchange, action, quantity contracts)`` at MARKET in
+        ``product``: the rupees it needs (``total_margin_required``). At most 50 positions (ValueError beyond)."""
+        basket = [
+            MarginPosition(symbol=symbol, exchange=exchange, action=action, quantity=str(quantity), product=product,
+                           pricetype="MARKET")
+            for symbol, exchange, action, quantity in positions
+        ]
+        if not 1 <= len(basket) <= 50:
+            raise ValueError(f"margin takes 1 to 50 positions, got {len(basket)}")
+        body = self._request("margin", MarginRequest, positions=basket)
+        return self._call("margin", body, DataReply[Margin]).data
 
     def trade_book(self) -> list[TradeRow]:
         """``tradebook``: the day's trades (``quantity`` contracts, ``average_price`` rupees, IST times)."""

@@ -395,6 +395,28 @@ class SearchRequest(OpenAlgoRequest):
     exchange: str | None = None
 
 
+class MarginPosition(BaseModel):
+    """One position of a ``margin`` request: OpenAlgo takes ``quantity`` (contracts) and the prices
+    (rupees) as strings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symbol: str = Field(min_length=1)
+    exchange: str = Field(min_length=1)
+    action: Action
+    quantity: str
+    product: Product
+    pricetype: PriceType
+    price: str = "0"
+    trigger_price: str = "0"
+
+
+class MarginRequest(OpenAlgoRequest):
+    """``margin``: the margin a basket of 1 to 50 positions needs."""
+
+    positions: list[MarginPosition] = Field(min_length=1, max_length=50)
+
+
 class HistoryRequest(OpenAlgoRequest):
     """``history``: dates are sent as ``YYYY-MM-DD``; ``interval`` like ``"1m"``."""
 
@@ -492,6 +514,14 @@ class Funds(OpenAlgoModel):
     m2mrealized: SignedRupees = 0.0
     m2munrealized: SignedRupees = 0.0
     utiliseddebits: Rupees = 0.0
+
+
+class Margin(OpenAlgoModel):
+    """``margin``: what a basket needs, rupees; the components besides the total are the broker's own."""
+
+    total_margin_required: Rupees
+    span_margin: Rupees | None = None
+    exposure_margin: Rupees | None = None
 
 
 class OrderRow(OpenAlgoModel):

@@ -124,7 +124,7 @@ def preflight(
     ours: Ours = Ours(),  # noqa: B008 - frozen, empty
     dry_run: bool = False,
 ) -> SessionPlan:
-    """ping → analyzer → funds → expiry → ATM → lot size → symbols → nothing left over; the day's plan.
+    """ping → analyzer → funds → expiry → ATM → lot size → symbols → margin → nothing left over; the day's plan.
 
     The steps of :func:`check_all` that decide the session, stopping at the
     first that fails: raises :class:`PreflightError` saying why and what to
@@ -136,7 +136,8 @@ def preflight(
     expiry is not one the broker lists, the NIFTY quote is unusable or
     ``atm`` is more than :data:`ATM_TOLERANCE` points from it, the broker
     gives no usable lot size (never a silent ``LOT_SIZE``), a symbol of the
-    universe does not exist, or the broker holds working orders or open
+    universe does not exist, the available cash does not cover the margin
+    the configured limits can need (:func:`margin_basket`; not in a dry run), or the broker holds working orders or open
     positions in the day's option series that are not ``ours`` (the
     journal's: a restart takes those over).
     """
@@ -148,6 +149,8 @@ def preflight(
     lot_size = _lot_size(client, settings, day_expiry, atm)
     symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
     _symbols_exist(client, settings, symbols)
+    if not dry_run:  # a dry run sends nothing: no margin is used
+        _funds_cover_margin(client, settings, cash, day_expiry, atm, lot_size)
     _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry), ours)
     return SessionPlan(broker, analyze, cash, day_expiry, atm, spot, lot_size, symbols)
 
@@ -202,6 +205,12 @@ def check_all(
         if day_expiry and found else None
     step("symbols", lambda: _symbols_exist(client, settings, symbols),
          lambda _: f"all {len(symbols)} exist ({symbols[0]} … {symbols[-1]})", needs=symbols)
+    if dry_run:
+        rows.append(Check("margin", True, "dry run: nothing is sent, no margin is used"))
+    else:
+        step("margin", lambda: _funds_cover_margin(client, settings, cash, day_expiry, plain_atm, lot_size),
+             lambda m: f"available cash {m[0]:,.2f} covers the {m[1]:,.2f} rupees the limits can need",
+             needs=symbols and lot_size)
     step("books", lambda: _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry), ours),
          lambda _: "no working order or open position in the series that is not ours", needs=day_expiry)
     plan = None
@@ -310,6 +319,50 @@ def _symbols_exist(client, settings: Settings, symbols: list[str]) -> None:  # n
             + (" …" if len(missing) > 6 else ""),
             "check --expiry and --atm, and that OpenAlgo's master contract is loaded",
         )
+
+
+def margin_basket(settings: Settings, expiry: date, atm: int, lot_size: int) -> list[tuple[str, str, str, int]]:
+    """The most the configured limits can hold at once, as ``margin`` positions (symbol, exchange, action,
+    contracts): ``MAX_POSITIONS`` short options, ``MAX_CE_POSITIONS`` calls at most and the rest puts (up to
+    ``MAX_PE_POSITIONS``), each of ``MAX_LOTS`` lots, on the ATM strike and the strikes next to it
+    (strategy.md §5 sizes a position by R, capped at ``MAX_LOTS``)."""
+    calls = min(settings.max_ce_positions, settings.max_positions)
+    puts = min(settings.max_pe_positions, settings.max_positions - calls)
+    quantity = settings.max_lots * lot_size
+    offsets = [0, -1, 1, -2, 2, -3, 3]  # the ATM first, then either side
+    basket = []
+    for option_type, count in (("CE", calls), ("PE", puts)):
+        for k in offsets[:count]:
+            symbol = option_symbol(settings.underlying, expiry, atm + k * settings.strike_step, option_type)
+            basket.append((symbol, settings.exchange, "SELL", quantity))
+    return basket
+
+
+def _funds_cover_margin(client, settings: Settings, cash: float | None, expiry: date, atm: int,  # noqa: ANN001
+                        lot_size: int) -> tuple[float, float]:
+    """(available cash, margin needed), rupees: the broker's ``margin`` for :func:`margin_basket`, which the
+    available cash (``funds``) must cover. Raises :class:`PreflightError` when it does not, or either is unknown."""
+    basket = margin_basket(settings, expiry, atm, lot_size)
+    what = (f"{len(basket)} short positions of MAX_LOTS={settings.max_lots} lots ({basket[0][3]} contracts each)"
+            if basket else "no position (MAX_POSITIONS=0)")
+    if not basket:
+        return cash or 0.0, 0.0
+    if cash is None:
+        raise PreflightError("available cash unknown (funds did not answer)", "check the funds page in OpenAlgo")
+    try:
+        needed = client.margin(basket, settings.product).total_margin_required
+    except BrokerError as exc:
+        raise PreflightError(f"the margin for {what} is unknown: {exc}",
+                             "check in OpenAlgo that the broker's margin calculator answers") from None
+    if needed <= 0:
+        raise PreflightError(f"the broker gives no margin ({needed}) for {what}",
+                             "check in OpenAlgo that the broker's margin calculator answers")
+    if cash < needed:
+        raise PreflightError(
+            f"available cash {cash:,.2f} rupees is below the {needed:,.2f} rupees of margin {what} need",
+            "add funds, or lower MAX_LOTS or MAX_POSITIONS",
+        )
+    return cash, needed
 
 
 def _nothing_left_over(client, settings: Settings, series: str, ours: Ours) -> None:  # noqa: ANN001

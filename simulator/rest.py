@@ -3,7 +3,7 @@
 ``POST /api/v1/<endpoint>`` with a JSON body carrying the key as ``apikey``:
 ping, analyzer, analyzer/toggle, funds, placeorder, modifyorder,
 cancelorder, cancelallorder, orderstatus, orderbook, tradebook,
-positionbook, closeposition, openposition, telegram/notify (here) and
+positionbook, closeposition, openposition, margin, telegram/notify (here) and
 quotes, multiquotes, search, history (``1m`` and ``D``), intervals, expiry,
 symbol (:mod:`simulator.data_endpoints`).
 
@@ -48,6 +48,10 @@ MIS_OPEN = dtime(9, 0)
 MIS_SQUARE_OFF = dtime(15, 15)
 
 Handler = Callable[[dict[str, Any]], Awaitable[Reply]]
+
+
+#: The simulator's margin for a short option: this share of its strike's notional (NIFTY's SPAN + exposure, about 8 %).
+SHORT_MARGIN = 0.08
 
 
 class RestApi:
@@ -108,6 +112,7 @@ class RestApi:
             "expiry": self._market_reader(lambda d: data_endpoints.expiry(self.market, d)),
             "symbol": self._market_reader(lambda d: data_endpoints.symbol(self.market, d)),
             "telegram/notify": self._telegram,
+            "margin": self._margin,
         }
 
     @staticmethod
@@ -198,6 +203,30 @@ class RestApi:
                 "utiliseddebits": f"{utilised:.2f}",
             },
         }
+
+    async def _margin(self, d: dict[str, Any]) -> Reply:
+        """A stand-in for the broker's SPAN + exposure: a short option needs :data:`SHORT_MARGIN` of its
+        strike's notional (strike × quantity), a long one its premium (last price × quantity)."""
+        span = exposure = 0.0
+        for position in d["positions"]:
+            inst = listed(self.market, position["symbol"], position["exchange"])
+            if inst is None:
+                return error(400, f"Invalid symbol: {position['symbol']} on exchange: {position['exchange']}")
+            try:
+                quantity = float(position["quantity"])
+            except ValueError:
+                quantity = -1.0
+            if quantity <= 0:
+                return error(400, "Quantity must be a positive number")
+            if position["action"].upper() == "SELL" and inst.strike is not None:
+                span += SHORT_MARGIN * 0.7 * inst.strike * quantity
+                exposure += SHORT_MARGIN * 0.3 * inst.strike * quantity
+            else:
+                quote = self.quotes.get(inst.symbol)
+                span += (quote.ltp if quote is not None else 0.0) * quantity
+        return 200, {"status": "success", "data": {
+            "total_margin_required": round(span + exposure, 2), "span_margin": round(span, 2),
+            "exposure_margin": round(exposure, 2)}}
 
     async def _telegram(self, d: dict[str, Any]) -> Reply:
         note = {"username": d["username"], "message": d["message"], "priority": d.get("priority", 5)}

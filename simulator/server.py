@@ -243,8 +243,12 @@ class SimulatorServer:
 
     @property
     def funds(self) -> float:
-        """Starting cash (rupees)."""
+        """Starting cash (rupees); a test may set it (a low balance)."""
         return self._rest.funds
+
+    @funds.setter
+    def funds(self, rupees: float) -> None:
+        self._rest.funds = float(rupees)
 
     @property
     def analyze_mode(self) -> bool:

@@ -181,6 +181,24 @@ class TelegramNotifySchema(_Keyed):
     wait_for_delivery = fields.Bool(load_default=False)
 
 
+class MarginPositionSchema(Schema):
+    """One position of OpenAlgo's margin calculator (``quantity`` and prices as strings, as its schema)."""
+
+    symbol = fields.Str(required=True, validate=validate.Length(min=1, max=50))
+    exchange = _one_of(("NSE", "BSE", "NFO", "BFO", "CDS", "MCX"), required=True)
+    action = _one_of(_ACTIONS, required=True)
+    quantity = fields.Str(required=True)
+    product = _one_of(_PRODUCTS, required=True)
+    pricetype = _one_of(_PRICETYPES, required=True)
+    price = fields.Str(load_default="0")
+    trigger_price = fields.Str(load_default="0")
+
+
+class MarginCalculatorSchema(_Keyed):
+    positions = fields.List(fields.Nested(MarginPositionSchema), required=True,
+                            validate=validate.Length(min=1, max=50, error="Positions must contain 1 to 50 items."))
+
+
 _KEY_ONLY = _Keyed()
 _BY_STRATEGY = StrategySchema()
 _BY_ORDERID = OrderIdSchema()
@@ -210,6 +228,7 @@ SCHEMAS: dict[str, Schema] = {
     "expiry": ExpirySchema(),
     "symbol": _BY_SYMBOL,
     "telegram/notify": TelegramNotifySchema(),
+    "margin": MarginCalculatorSchema(),
 }
 
 

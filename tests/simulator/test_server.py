@@ -461,3 +461,19 @@ def test_stop_closes_sockets_and_ports(make_server: Callable[..., SimulatorServe
     for port in (server.rest_port, server.ws_port):
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_margin_of_a_basket_short_options_by_strike(server: SimulatorServer) -> None:
+    """``margin``: a short option needs SHORT_MARGIN of its strike's notional; bad bodies as at OpenAlgo."""
+    from simulator.rest import SHORT_MARGIN
+
+    position = {"symbol": CE, "exchange": "NFO", "action": "SELL", "quantity": str(2 * LOT), "product": "MIS",
+                "pricetype": "MARKET"}
+    reply = post(server, "margin", positions=[position, {**position, "symbol": PE}])
+    assert reply.status_code == 200, reply.text
+    strike = float(CE[-7:-2])
+    assert reply.json()["data"]["total_margin_required"] == pytest.approx(2 * SHORT_MARGIN * strike * 2 * LOT, abs=0.02)
+    unknown = post(server, "margin", positions=[{**position, "symbol": "NIFTY17JUN2199999CE"}])
+    assert unknown.status_code == 400 and "Invalid symbol" in unknown.json()["message"]
+    assert post(server, "margin", positions=[]).status_code == 400
+    assert post(server, "margin", positions=[{**position, "extra": 1}]).status_code == 400

@@ -1287,3 +1287,23 @@ def test_a_short_key_is_masked_as_a_token_not_inside_words(server) -> None:
     """"Max retries exceeded" stays readable with the key "x"; "key x rejected" does not show it."""
     with OpenAlgoClient(server.url, "x", STRATEGY) as short:
         assert short._mask("Max retries exceeded; key x rejected (x)") == "Max retries exceeded; key *** rejected (***)"
+
+
+def test_margin_of_a_basket(server, client):
+    """``margin`` (001): quantities and prices go as strings; the reply's total in rupees."""
+    server.reply("margin", {"status": "success", "data": {"total_margin_required": 328482.00,
+                                                          "span_margin": 258482.00, "exposure_margin": 70000.00}})
+    server.reply("margin", {"status": "error", "message": "Invalid symbol: NIFTYX on exchange: NFO"}, 400)
+    margin = client.margin([("NIFTY30DEC2526000CE", "NFO", "SELL", 750), ("NIFTY30DEC2526000PE", "NFO", "SELL", 750)],
+                           "MIS")
+    assert server.received[0].json == {"apikey": KEY, "positions": [
+        {"symbol": "NIFTY30DEC2526000CE", "exchange": "NFO", "action": "SELL", "quantity": "750", "product": "MIS",
+         "pricetype": "MARKET", "price": "0", "trigger_price": "0"},
+        {"symbol": "NIFTY30DEC2526000PE", "exchange": "NFO", "action": "SELL", "quantity": "750", "product": "MIS",
+         "pricetype": "MARKET", "price": "0", "trigger_price": "0"},
+    ]}
+    assert (margin.total_margin_required, margin.span_margin, margin.exposure_margin) == (328482.0, 258482.0, 70000.0)
+    with pytest.raises(BrokerError, match="Invalid symbol"):
+        client.margin([("NIFTYX", "NFO", "SELL", 75)], "MIS")
+    with pytest.raises(ValueError, match="1 to 50 positions"):
+        client.margin([], "MIS")

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from loguru import logger
 
-from broker.base import AuthError, NotFound, OrderSnapshot, PositionRow, ServerError, TransportError
+from broker.base import AuthError, BrokerError, NotFound, OrderSnapshot, PositionRow, ServerError, TransportError
 from config.settings import Settings
 from live.preflight import Check, Ours, PreflightError, check_all, preflight, render_checks
 from messages.base import IST
@@ -34,6 +34,11 @@ class FakeClient:
         self.lotsize: object = 75
         #: symbols ``symbol`` does not know
         self.unknown: set[str] = set()
+        self.cash: object = "10000000.00"
+        #: rupees per contract of a short option (``margin``), or the error it raises
+        self.margin_per_contract = 2000.0
+        self.margin_error: Exception | None = None
+        self.baskets: list[tuple[list, str]] = []
 
     def ping(self) -> SimpleNamespace:
         if self.ping_error is not None:
@@ -49,7 +54,13 @@ class FakeClient:
         return SimpleNamespace(analyze_mode=mode)
 
     def funds(self) -> SimpleNamespace:
-        return SimpleNamespace(availablecash="10000000.00")
+        return SimpleNamespace(availablecash=self.cash)
+
+    def margin(self, positions: list[tuple[str, str, str, int]], product: str) -> SimpleNamespace:
+        self.baskets.append((list(positions), product))
+        if self.margin_error is not None:
+            raise self.margin_error
+        return SimpleNamespace(total_margin_required=sum(q for *_rest, q in positions) * self.margin_per_contract)
 
     def expiries(self, symbol: str, exchange: str, instrumenttype: str) -> list[date]:
         return [date(2025, 12, 16), EXPIRY, date(2026, 1, 6)]
@@ -122,7 +133,7 @@ def test_check_all_lists_every_failure_and_what_it_could_not_check() -> None:
     assert plan is None
     assert [(r.name, r.passed) for r in rows] == [
         ("server", True), ("mode", False), ("funds", True), ("expiry", False), ("ATM", True),
-        ("lot size", None), ("symbols", None), ("books", None),
+        ("lot size", None), ("symbols", None), ("margin", None), ("books", None),
     ]
     table = render_checks(rows)
     assert "FAIL  mode       PAPER_TRADING=true but OpenAlgo is in LIVE mode" in table
@@ -317,3 +328,27 @@ def test_ours_come_from_the_days_journal(tmp_path) -> None:
         ))
         mine = Ours.from_journal(store, datetime(2025, 12, 23).date())
     assert mine == Ours(frozenset({"S1"}), frozenset({"NIFTY30DEC2526000PE"}))
+
+
+def test_the_margin_the_limits_can_need_is_asked_for_and_the_cash_must_cover_it() -> None:
+    client = FakeClient()
+    plan = preflight(client, settings(), TODAY)
+    [(basket, product)] = client.baskets
+    # 5 positions: 3 CE (ATM, then either side) and 2 PE, each MAX_LOTS 10 lots of 75
+    assert basket == [
+        ("NIFTY30DEC2526000CE", "NFO", "SELL", 750), ("NIFTY30DEC2525950CE", "NFO", "SELL", 750),
+        ("NIFTY30DEC2526050CE", "NFO", "SELL", 750), ("NIFTY30DEC2526000PE", "NFO", "SELL", 750),
+        ("NIFTY30DEC2525950PE", "NFO", "SELL", 750),
+    ]
+    assert product == "MIS" and plan.available_cash == 10_000_000
+
+    client.cash = "7499999.00"  # 5 × 750 contracts × 2000 rupees = 7,500,000 rupees
+    with pytest.raises(PreflightError, match=r"available cash 7,499,999.00 rupees is below the 7,500,000.00 rupees") as low:
+        preflight(client, settings(), TODAY)
+    assert "lower MAX_LOTS or MAX_POSITIONS" in low.value.advice
+    preflight(client, settings(max_lots=5), TODAY)  # half the lots: half the margin
+
+    client.margin_error = BrokerError("margin: HTTP 500")
+    with pytest.raises(PreflightError, match="margin .* is unknown"):
+        preflight(client, settings(max_lots=5), TODAY)
+    preflight(client, settings(max_lots=5), TODAY, dry_run=True)  # a dry run sends nothing: no margin asked

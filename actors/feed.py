@@ -315,16 +315,20 @@ class FeedActor(BaseActor):
         self.coverage_low = low
         bad = ", ".join(f"{reason} {n}" for reason, n in sorted(self.rejected.items())) or "none"
         logger.info(
-            "[HEARTBEAT] data {}/{} symbols ticked in the last {} s; {} ticks; {} for unknown symbols; "
-            "bad ticks dropped: {}",
-            recent,
+            "[HEARTBEAT] data: coverage {}/{} symbols ticked in the last {} s ({} in the last {} s); {} ticks; "
+            "{} for unknown symbols; bad ticks dropped: {}",
+            covered,
             len(self.symbols),
+            int(COVERAGE_WINDOW.total_seconds()),
+            recent,
             int(HEARTBEAT.total_seconds()),
             self.ticks,
             self.unknown,
             bad,
         )
-        self.tell(PORTFOLIO, StatusDue(time=due.time))  # its half of the heartbeat: positions, R
+        # their halves of the heartbeat: positions and R; the journal's lag
+        self.tell(PORTFOLIO, StatusDue(time=due.time))
+        self.tell(JOURNAL, StatusDue(time=due.time))
         next_due = due.time + HEARTBEAT
         self.clock.schedule(next_due, self.name, HeartbeatDue(time=next_due))
 

@@ -8,7 +8,7 @@ from actors.base import ActorContext, BaseActor
 from actors.names import ALERTS
 from messages.base import JournalEvent
 from messages.orders import OrderFilled, OrderIntent, OrderSent
-from messages.portfolio import PositionEvent, SessionSummary
+from messages.portfolio import PositionEvent, SessionSummary, StatusDue
 from messages.signals import BarsClosed, CandidateDecided, SwingDetected
 from messages.system import Alert, Halted, Stop
 from persistence.event_log import EventLog
@@ -30,8 +30,9 @@ EVENT_TYPES: tuple[type[JournalEvent], ...] = (
 
 
 class JournalActor(BaseActor):
-    """In: every :class:`JournalEvent`; :class:`BarsClosed` (the SQLite ``bars`` only); :class:`Stop` (ask)
-    flushes both files.
+    """In: every :class:`JournalEvent`; :class:`BarsClosed` (the SQLite ``bars`` only); :class:`StatusDue`
+    (its heartbeat line: events handled, how long the longest waited in its inbox, how far behind it is,
+    events buffered); :class:`Stop` (ask) flushes both files.
 
     An :class:`OrderIntent` may come as an ask: the reply is True once it is
     committed (the OrderActor sends its request only then), False when the
@@ -57,9 +58,14 @@ class JournalActor(BaseActor):
         self.handlers = {event_type: self.on_event for event_type in EVENT_TYPES}
         self.handlers[OrderIntent] = self.on_intent
         self.handlers[BarsClosed] = self.on_bars
+        self.handlers[StatusDue] = self.on_status_due
+        #: since the last heartbeat: events handled, and the most one waited (clock seconds) before it was
+        self._handled = 0
+        self._lag = 0.0
         self.handlers[Stop] = self.on_stop_request
 
     def on_event(self, event: JournalEvent) -> None:
+        self._waited(event.time)
         line = trade_line(event)
         if line is not None:
             logger.info(line)
@@ -79,6 +85,7 @@ class JournalActor(BaseActor):
                 logger.error("the trade files in {} could not be written: {}", self.files.trades.parent, exc)
 
     def on_intent(self, intent: OrderIntent) -> bool:
+        self._waited(intent.time)
         self.events.write(intent)
         try:
             self.store.record(intent)  # committed at once (flush_on)
@@ -86,6 +93,24 @@ class JournalActor(BaseActor):
             logger.exception("journal write failed for the order intent {}", intent.intent_id)
             return False
         return True
+
+    def on_status_due(self, due: StatusDue) -> None:
+        """The journal's part of the heartbeat: how far behind it is."""
+        behind = self._seconds_since(due.time)
+        logger.info(
+            "[HEARTBEAT] journal: {} events in the last minute, the longest waited {:.2f} s; {:.2f} s behind now; "
+            "{} waiting to be committed",
+            self._handled, max(self._lag, behind), behind, self.store.pending,
+        )
+        self._handled, self._lag = 0, 0.0
+
+    def _waited(self, sent_at) -> None:  # noqa: ANN001 - an aware datetime
+        self._handled += 1
+        self._lag = max(self._lag, self._seconds_since(sent_at))
+
+    def _seconds_since(self, moment) -> float:  # noqa: ANN001
+        """Real seconds from ``moment`` (the clock's time) to now (against a fast simulator, its seconds ÷ speed)."""
+        return max(0.0, (self.clock.now() - moment).total_seconds() / self.clock.speed)
 
     def on_bars(self, closed: BarsClosed) -> None:
         """Closed bars: the journal's ``bars`` only (for the report's charts), not the event log."""

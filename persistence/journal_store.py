@@ -162,6 +162,11 @@ class JournalStore:
             if len(self._pending) >= self._batch_size or type(event) in self._flush_on:
                 self.flush()
 
+    @property
+    def pending(self) -> int:
+        """Events recorded and not yet committed."""
+        return len(self._pending)
+
     def flush(self) -> None:
         """Commit every buffered event in one transaction, in the order recorded.
 

@@ -167,6 +167,7 @@ def test_ticks_that_cannot_be_real_go_nowhere_and_are_counted_in_the_heartbeat(r
     rig.h.advance(t(9, 21, 30))  # the first heartbeat, 60 s after the start
     err = capsys.readouterr().err
     [line] = [line for line in err.splitlines() if "[HEARTBEAT]" in line]
+    assert "coverage 0/2 symbols ticked in the last 30 s (1 in the last 60 s)" in line  # the tick of 09:20:35
     assert (
         "bad ticks dropped: ahead 1, other_day 2, price_above_strike 1, price_not_finite 1, volume_negative 1" in line
     )

@@ -137,3 +137,18 @@ def test_live_the_trade_files_follow_each_closed_position(harness, tmp_path) -> 
                                             reason="stop", **base))
         harness.quiet()
         assert "E1" in files.trades.read_text() and files.summary.exists()
+
+
+def test_its_heartbeat_line_says_how_far_behind_it_is(rig: Rig, capsys) -> None:  # noqa: ANN001
+    """Issue "The trader's desk": the heartbeat gives the journal's lag."""
+    from messages.portfolio import StatusDue
+
+    h = rig.h
+    h.advance(t(10, 5, 3))
+    h.tell(JOURNAL, ENTRY_SENT)  # stamped 10:05:00, handled at 10:05:03: it waited 3 s
+    h.tell(JOURNAL, StatusDue(time=t(10, 5, 2)))  # the heartbeat of 10:05:02 reached it 1 s late
+    h.tell(JOURNAL, StatusDue(time=t(10, 5, 3)))  # the next: nothing handled since, nothing behind
+    lines = [line for line in capsys.readouterr().err.splitlines() if "[HEARTBEAT] journal" in line]
+    assert len(lines) == 2, lines
+    assert "1 events in the last minute, the longest waited 3.00 s; 1.00 s behind now; 0 waiting" in lines[0]
+    assert "0 events in the last minute, the longest waited 0.00 s; 0.00 s behind now" in lines[1]

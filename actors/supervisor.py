@@ -149,10 +149,12 @@ class Graph:
 
         specs = [
             ActorSpec(JOURNAL, lambda: JournalActor.start(JOURNAL, ctx, store, events, trade_files)),
+            # before the PortfolioActor and the OrderActors, whose recovery tells it the open symbols
+            # and asks it for the best again
+            ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),
             ActorSpec(PORTFOLIO, lambda: PortfolioActor.start(PORTFOLIO, ctx, gateway, halted_reason, store)),
             order_spec("CE"),
             order_spec("PE"),
-            ActorSpec(FILTER, lambda: FilterSupervisor.start(FILTER, ctx)),
         ]
         self.symbol_actors = [symbol_actor(symbol) for symbol in symbols]
         for symbol in symbols:

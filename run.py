@@ -210,10 +210,14 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         print("error: OPENALGO_API_KEY is not set (put it in .env)", file=sys.stderr)
         return 2
     client = OpenAlgoClient(settings.openalgo_host, settings.openalgo_api_key, settings.strategy_name)
-    wall = now = datetime.now(IST)
+    now = datetime.now(IST)
+    paced = False
     if args.sim_clock:  # the simulator's day and time, as run.py --sim-clock trades it
         try:
-            now = datetime.fromisoformat(read_sim_clock(settings)["sim_time"]).astimezone(IST)
+            body = read_sim_clock(settings)
+            now = datetime.fromisoformat(body["sim_time"]).astimezone(IST)
+            # a paced simulator's clock waits for a trader to connect: no tick comes to the check
+            paced = bool(body.get("paced"))
         except Exception as exc:  # noqa: BLE001 - any failure is the same advice
             print(f"FAIL  --sim-clock: the simulator's clock at {settings.openalgo_host}/sim/clock: {exc}")
             return 1
@@ -229,10 +233,12 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
         client, settings, now.date(), args.expiry, args.atm, ping_patience=checks.PING_PATIENCE,
         extra=(
             ("websocket", lambda plan: websocket_check(
-                settings, plan.symbols[len(plan.symbols) // 2], not closed, checks.WS_WAIT
+                settings, plan.symbols[len(plan.symbols) // 2], not closed and not paced, checks.WS_WAIT,
+                "paced simulator: its clock waits for the trader" if paced and not closed else "market closed",
             )),
             ("journal", lambda plan: journal_check(Path(settings.db_path))),
-            ("clock", lambda plan: clock_check(settings, server_date(), wall)),
+            # the machine's time when the server's is read (the checks before may have taken seconds)
+            ("clock", lambda plan: clock_check(settings, server_date(), datetime.now(IST))),
         ),
     )
     print(render_checks(rows))

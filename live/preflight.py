@@ -474,8 +474,10 @@ WS_WAIT = 15.0
 CLOCK_TOLERANCE = 5.0
 
 
-def websocket_check(settings: Settings, symbol: str, in_market_hours: bool, wait: float = WS_WAIT) -> str:
-    """Connect to ``OPENALGO_WS_URL``, authenticate, subscribe ``symbol``; in market hours, get a tick."""
+def websocket_check(settings: Settings, symbol: str, in_market_hours: bool, wait: float = WS_WAIT,
+                    no_tick: str = "market closed") -> str:
+    """Connect to ``OPENALGO_WS_URL``, authenticate, subscribe ``symbol``; in market hours, get a tick
+    (``no_tick``: why none is awaited otherwise, for the PASS line)."""
     from broker.openalgo_ws import MarketFeed  # the check only
 
     connected, ticked = threading.Event(), threading.Event()
@@ -488,7 +490,7 @@ def websocket_check(settings: Settings, symbol: str, in_market_hours: bool, wait
             raise PreflightError(f"no authenticated WebSocket at {settings.openalgo_ws_url} within {wait:g} s",
                                  "check OPENALGO_WS_URL and that OpenAlgo's WebSocket server runs")
         if not in_market_hours:
-            return f"{settings.openalgo_ws_url}: authenticated and subscribed (market closed: no tick expected)"
+            return f"{settings.openalgo_ws_url}: authenticated and subscribed ({no_tick}: no tick expected)"
         if not ticked.wait(wait):
             raise PreflightError(f"authenticated at {settings.openalgo_ws_url} but no tick of {symbol} in {wait:g} s "
                                  "of market hours", "check the broker's data feed in OpenAlgo")

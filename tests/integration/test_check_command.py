@@ -83,6 +83,9 @@ def test_each_fault_is_its_own_fail_line_with_advice_and_exit_1(
         more["OPENALGO_HOST"] = f"http://127.0.0.1:{_closed_port()}"
     if fault == "no WebSocket":
         more["OPENALGO_WS_URL"] = f"ws://127.0.0.1:{_closed_port()}"
+        # the clock is compared when the server's is read, not before the seconds the WebSocket took
+        monkeypatch.setattr(preflight, "WS_WAIT", 4.0)
+        monkeypatch.setattr(preflight, "CLOCK_TOLERANCE", 1.5)
     if fault == "low funds":
         sim.funds = 100_000.0
     if fault == "journal unwritable":
@@ -96,6 +99,8 @@ def test_each_fault_is_its_own_fail_line_with_advice_and_exit_1(
     lines = out.splitlines()
     advice = lines[[i for i, line in enumerate(lines) if line.startswith("FAIL")][0] + 1]
     assert advice.strip().startswith("->"), out
+    if fault == "no WebSocket":
+        assert "PASS  clock" in out, out
 
 
 def test_check_with_a_wrong_key_fails_clearly(sim: SimulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -150,7 +150,7 @@ def preflight(
     symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
     _symbols_exist(client, settings, symbols)
     if not dry_run:  # a dry run sends nothing: no margin is used
-        _funds_cover_margin(client, settings, cash, day_expiry, atm, lot_size)
+        _funds_cover_margin(client, settings, day_expiry, atm, lot_size, ours.held)
     _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry), ours)
     return SessionPlan(broker, analyze, cash, day_expiry, atm, spot, lot_size, symbols)
 
@@ -208,8 +208,9 @@ def check_all(
     if dry_run:
         rows.append(Check("margin", True, "dry run: nothing is sent, no margin is used"))
     else:
-        step("margin", lambda: _funds_cover_margin(client, settings, cash, day_expiry, plain_atm, lot_size),
-             lambda m: f"available cash {m[0]:,.2f} covers the {m[1]:,.2f} rupees the limits can need",
+        step("margin", lambda: _funds_cover_margin(client, settings, day_expiry, plain_atm, lot_size, ours.held),
+             lambda m: f"cash and collateral {m[0]:,.2f} cover the {m[1]:,.2f} rupees of margin the limits can "
+                       "still need" if m[1] else "the positions held fill the limits: no margin to add",
              needs=symbols and lot_size)
     step("books", lambda: _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry), ours),
          lambda _: "no working order or open position in the series that is not ours", needs=day_expiry)
@@ -321,34 +322,44 @@ def _symbols_exist(client, settings: Settings, symbols: list[str]) -> None:  # n
         )
 
 
-def margin_basket(settings: Settings, expiry: date, atm: int, lot_size: int) -> list[tuple[str, str, str, int]]:
-    """The most the configured limits can hold at once, as ``margin`` positions (symbol, exchange, action,
-    contracts): ``MAX_POSITIONS`` short options, ``MAX_CE_POSITIONS`` calls at most and the rest puts (up to
-    ``MAX_PE_POSITIONS``), each of ``MAX_LOTS`` lots, on the ATM strike and the strikes next to it
-    (strategy.md §5 sizes a position by R, capped at ``MAX_LOTS``)."""
-    calls = min(settings.max_ce_positions, settings.max_positions)
-    puts = min(settings.max_pe_positions, settings.max_positions - calls)
+def margin_basket(settings: Settings, expiry: date, atm: int, lot_size: int,
+                  held: frozenset[str] = frozenset()) -> list[tuple[str, str, str, int]]:
+    """The most the configured limits can still add at once, as ``margin`` positions (symbol, exchange,
+    action, contracts): short options up to ``MAX_POSITIONS`` with the ``held`` ones (a restart's open
+    positions, whose margin the broker has blocked already) counted, at most ``MAX_CE_POSITIONS`` calls and
+    ``MAX_PE_POSITIONS`` puts, each of ``MAX_LOTS`` lots (strategy.md §5 sizes a position by R, capped at
+    ``MAX_LOTS``), on the ATM strike, then the strikes either side of it."""
+    held_ce = sum(1 for symbol in held if symbol.endswith("CE"))
+    held_pe = len(held) - held_ce
+    room = max(0, settings.max_positions - len(held))
+    calls = max(0, min(settings.max_ce_positions - held_ce, room))
+    puts = max(0, min(settings.max_pe_positions - held_pe, room - calls))
     quantity = settings.max_lots * lot_size
-    offsets = [0, -1, 1, -2, 2, -3, 3]  # the ATM first, then either side
     basket = []
     for option_type, count in (("CE", calls), ("PE", puts)):
-        for k in offsets[:count]:
+        for n in range(count):
+            k = (n + 1) // 2 * (-1 if n % 2 else 1)  # 0, -1, +1, -2, +2 … strikes from the ATM
             symbol = option_symbol(settings.underlying, expiry, atm + k * settings.strike_step, option_type)
             basket.append((symbol, settings.exchange, "SELL", quantity))
     return basket
 
 
-def _funds_cover_margin(client, settings: Settings, cash: float | None, expiry: date, atm: int,  # noqa: ANN001
-                        lot_size: int) -> tuple[float, float]:
-    """(available cash, margin needed), rupees: the broker's ``margin`` for :func:`margin_basket`, which the
-    available cash (``funds``) must cover. Raises :class:`PreflightError` when it does not, or either is unknown."""
-    basket = margin_basket(settings, expiry, atm, lot_size)
-    what = (f"{len(basket)} short positions of MAX_LOTS={settings.max_lots} lots ({basket[0][3]} contracts each)"
-            if basket else "no position (MAX_POSITIONS=0)")
+def _funds_cover_margin(client, settings: Settings, expiry: date, atm: int, lot_size: int,  # noqa: ANN001
+                        held: frozenset[str] = frozenset()) -> tuple[float, float]:
+    """(usable funds, margin needed), rupees: the broker's ``margin`` for :func:`margin_basket`, which the
+    available cash plus the pledged collateral (``funds``) must cover. Raises :class:`PreflightError` when
+    they do not, or either is unknown."""
+    basket = margin_basket(settings, expiry, atm, lot_size, held)
     if not basket:
-        return cash or 0.0, 0.0
-    if cash is None:
-        raise PreflightError("available cash unknown (funds did not answer)", "check the funds page in OpenAlgo")
+        return 0.0, 0.0  # no room left to add a position (a restart holding the limits)
+    what = f"{len(basket)} short positions of MAX_LOTS={settings.max_lots} lots ({basket[0][3]} contracts each)"
+    if held:
+        what += f" beside the {len(held)} held"
+    try:
+        funds = client.funds()
+        usable = float(funds.availablecash) + float(funds.collateral or 0.0)
+    except (BrokerError, TypeError, ValueError) as exc:
+        raise PreflightError(f"available cash unknown: {exc}", "check the funds page in OpenAlgo") from None
     try:
         needed = client.margin(basket, settings.product).total_margin_required
     except BrokerError as exc:
@@ -357,12 +368,13 @@ def _funds_cover_margin(client, settings: Settings, cash: float | None, expiry: 
     if needed <= 0:
         raise PreflightError(f"the broker gives no margin ({needed}) for {what}",
                              "check in OpenAlgo that the broker's margin calculator answers")
-    if cash < needed:
+    if usable < needed:
         raise PreflightError(
-            f"available cash {cash:,.2f} rupees is below the {needed:,.2f} rupees of margin {what} need",
+            f"available cash and collateral {usable:,.2f} rupees are below the {needed:,.2f} rupees of margin "
+            f"{what} need",
             "add funds, or lower MAX_LOTS or MAX_POSITIONS",
         )
-    return cash, needed
+    return usable, needed
 
 
 def _nothing_left_over(client, settings: Settings, series: str, ours: Ours) -> None:  # noqa: ANN001

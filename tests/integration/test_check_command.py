@@ -69,7 +69,7 @@ def test_check_takes_its_options_after_the_command_and_the_simulators_clock(
         ("ATM far from spot", ["--atm", "30000"], "FAIL  ATM        --atm 30000 is 14,2"),
         ("no WebSocket", [], "FAIL  websocket  no authenticated WebSocket at ws://127.0.0.1:"),
         ("journal unwritable", [], "FAIL  journal    cannot create the journal"),
-        ("low funds", [], "FAIL  margin     available cash 100,000.00 rupees is below the"),
+        ("low funds", [], "FAIL  margin     available cash and collateral 100,000.00 rupees are below the"),
     ],
 )
 def test_each_fault_is_its_own_fail_line_with_advice_and_exit_1(

@@ -35,6 +35,7 @@ class FakeClient:
         #: symbols ``symbol`` does not know
         self.unknown: set[str] = set()
         self.cash: object = "10000000.00"
+        self.collateral: object = 0.0
         #: rupees per contract of a short option (``margin``), or the error it raises
         self.margin_per_contract = 2000.0
         self.margin_error: Exception | None = None
@@ -54,7 +55,7 @@ class FakeClient:
         return SimpleNamespace(analyze_mode=mode)
 
     def funds(self) -> SimpleNamespace:
-        return SimpleNamespace(availablecash=self.cash)
+        return SimpleNamespace(availablecash=self.cash, collateral=self.collateral)
 
     def margin(self, positions: list[tuple[str, str, str, int]], product: str) -> SimpleNamespace:
         self.baskets.append((list(positions), product))
@@ -343,10 +344,21 @@ def test_the_margin_the_limits_can_need_is_asked_for_and_the_cash_must_cover_it(
     assert product == "MIS" and plan.available_cash == 10_000_000
 
     client.cash = "7499999.00"  # 5 × 750 contracts × 2000 rupees = 7,500,000 rupees
-    with pytest.raises(PreflightError, match=r"available cash 7,499,999.00 rupees is below the 7,500,000.00 rupees") as low:
+    with pytest.raises(PreflightError, match=r"cash and collateral 7,499,999.00 rupees are below the 7,500,000.00") as low:
         preflight(client, settings(), TODAY)
     assert "lower MAX_LOTS or MAX_POSITIONS" in low.value.advice
     preflight(client, settings(max_lots=5), TODAY)  # half the lots: half the margin
+    client.collateral = 1.0  # pledged collateral counts towards F&O margin
+    preflight(client, settings(), TODAY)
+    client.collateral = 0.0
+
+    # a restart holding three positions (their margin blocked already): only the room left is asked for
+    client.cash, client.baskets = "3000000.00", []
+    held = frozenset({"NIFTY30DEC2526000CE", "NIFTY30DEC2526050CE", "NIFTY30DEC2526000PE"})
+    preflight(client, settings(), TODAY, ours=Ours(held=held))
+    assert [symbol for symbol, *_ in client.baskets[-1][0]] == ["NIFTY30DEC2526000CE", "NIFTY30DEC2526000PE"]
+    preflight(client, settings(), TODAY, ours=Ours(held=held | {"NIFTY30DEC2525950PE", "NIFTY30DEC2526050PE"}))
+    assert len(client.baskets) == 1, "the limits are full: no margin to ask for"
 
     client.margin_error = BrokerError("margin: HTTP 500")
     with pytest.raises(PreflightError, match="margin .* is unknown"):

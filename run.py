@@ -265,16 +265,22 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
             if not days:
                 print(f"error: the journal {db} holds no session yet", file=sys.stderr)
                 return 2
-            for day in days:
-                report = build_report(store, day, settings.market_open, settings.market_close)
-                png = out / f"{settings.strategy_name}_report_{day.isoformat()}.png"
-                page = png.with_suffix(".html")
-                write_report(report, png, page, f"{settings.strategy_name}  {day.isoformat()}  (journal {db.name})")
+            failed = 0
+            for day in days:  # one day that cannot be reported does not stop the others
+                try:
+                    report = build_report(store, day, settings.market_open, settings.market_close)
+                    png = out / f"{settings.strategy_name}_report_{day.isoformat()}.png"
+                    page = png.with_suffix(".html")
+                    write_report(report, png, page, f"{settings.strategy_name}  {day.isoformat()}  (journal {db.name})")
+                except (ValueError, OSError) as exc:
+                    print(f"error: {day.isoformat()}: {exc}", file=sys.stderr)
+                    failed += 1
+                    continue
                 print(f"{day.isoformat()}: {totals(report)}\n  {png}\n  {page}")
-    except (JournalError, ValueError, OSError) as exc:
+    except JournalError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return 2 if failed else 0
 
 
 # --- replay ------------------------------------------------------------------------------

@@ -402,9 +402,10 @@ class JournalStore:
             return next(iter(Runner.select().dicts()), None)
 
     def sessions(self) -> list[date]:
-        """Every session date the journal holds orders, positions or a halt of, oldest first."""
+        """Every session date the journal holds orders, positions, a halt or bars of, oldest first."""
         with self._read():
             found = {r.session for r in Order.select(Order.session).distinct()}
+            found |= {r.session for r in MinuteBar.select(MinuteBar.session).distinct()}
             found |= {r.session for r in Position.select(Position.session).distinct()}
             found |= {r.session for r in Session.select(Session.session)}
         return sorted(found)

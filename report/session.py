@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from messages.orders import FINAL_STATUSES
 from persistence.journal_store import JournalStore
 from strategy.risk import max_drawdown
 from strategy.session import at
@@ -109,6 +110,8 @@ def build_report(store: JournalStore, day: date, market_open, market_close) -> S
     for t in sorted((t for t in trades if t.closed_at is not None), key=lambda t: t.closed_at):
         total += t.r or 0.0
         curve.append((t.closed_at, round(total, 4)))
+    # when the broker ended each order (rejected, cancelled, filled: no event of ours may say so)
+    ended = {o["orderid"]: o["updated_at"] for o in store.orders(day) if o["status"] in FINAL_STATUSES}
     charts = []
     for symbol in dict.fromkeys(t.symbol for t in trades):  # traded strikes, in the order first traded
         chart = SymbolChart(symbol)
@@ -118,18 +121,20 @@ def build_report(store: JournalStore, day: date, market_open, market_close) -> S
         ]
         chart.swing_lows = [(s["bar_time"], s["price"]) for s in store.swings(day, symbol) if s["swing_type"] == "LOW"]
         mine = [e for e in events if e["symbol"] == symbol]
-        chart.levels = levels(mine, end)
+        chart.levels = levels(mine, end, ended)
         chart.fills = [(e["time"], e["average_price"], e["action"]) for e in mine if e["op"] == "fill"]
         charts.append(chart)
     halted, reason = store.is_halted(day)
     return SessionReport(day, trades, curve, charts, halted, reason)
 
 
-def levels(events: list[dict[str, Any]], end: datetime) -> list[Level]:
+def levels(events: list[dict[str, Any]], end: datetime, ended: dict[str, datetime] | None = None) -> list[Level]:
     """Entry triggers and stops (SL and SL-M orders) over time from the order events of a session, in order.
 
     An order's trigger holds from its place (or modify) to its next modify,
-    its cancel or its first fill; one still working holds to ``end``.
+    its cancel or its first fill; one still working at the last event holds
+    until the broker ended it (``ended``: orderid → the time its order went
+    final, e.g. rejected), or to ``end``.
     """
     by_order: dict[str, list[dict[str, Any]]] = {}
     for e in events:
@@ -148,7 +153,8 @@ def levels(events: list[dict[str, Any]], end: datetime) -> list[Level]:
             elif e["op"] == "fill":
                 break
         if price is not None:
-            found.append(Level(role, price, since, end))
+            stop_at = (ended or {}).get(rows[0]["orderid"])
+            found.append(Level(role, price, since, max(since, stop_at) if stop_at is not None else end))
     return sorted(found, key=lambda level: (level.start, level.role))
 
 

@@ -58,4 +58,4 @@ def test_report_without_a_journal_or_a_session_is_a_clear_error(tmp_path: Path, 
     assert main(["report", "--db", str(tmp_path / "empty.db")]) == 2
     assert "holds no session" in capsys.readouterr().err
     assert main(["report", "2024-07-25", "--db", str(tmp_path / "empty.db")]) == 2
-    assert "holds nothing of 2024-07-25" in capsys.readouterr().err
+    assert "2024-07-25: the journal" in capsys.readouterr().err

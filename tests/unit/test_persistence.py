@@ -534,6 +534,7 @@ def test_closed_bars_are_kept_per_symbol_and_minute_a_rebuilt_one_replacing_it(s
         (at(9, 15), 100.9, 100.3, 150), (at(9, 16), 100.7, 100.2, 150)
     ]
     assert store.bars(DAY, "NIFTY17JUN2115600CE") == []
+    assert store.sessions() == [DAY], "a day with bars and no order is a session too (run.py report, status)"
 
 
 def test_a_version_3_journal_gains_the_bars_table(tmp_path):

@@ -41,6 +41,15 @@ def test_a_trigger_holds_until_the_next_modify_cancel_or_fill() -> None:
     ]
 
 
+def test_an_order_the_broker_ended_ends_its_level_then() -> None:
+    """A stop the broker rejected has no event of ours after its place: its line ends when its order went final."""
+    events = [ev("s1", "stop", "place", t(10, 5), 107.0), ev("s2", "stop", "place", t(10, 6), 107.0)]
+    assert levels(events, END, {"s1": t(10, 5, 30)}) == [
+        Level("stop", 107.0, t(10, 5), t(10, 5, 30)),
+        Level("stop", 107.0, t(10, 6), END),
+    ]
+
+
 def test_a_journal_with_nothing_of_the_day_is_a_clear_error(tmp_path) -> None:  # noqa: ANN001
     with JournalStore(tmp_path / "j.db") as store, pytest.raises(ValueError, match="holds nothing of 2024-07-24"):
         build_report(store, DAY, time(9, 15), time(15, 30))

@@ -326,6 +326,8 @@ class FeedActor(BaseActor):
             self.unknown,
             bad,
         )
+        if self.recorder is not None:
+            self.recorder.flush()  # a quiet feed writes nothing that would
         # their halves of the heartbeat: positions and R; the journal's lag
         self.tell(PORTFOLIO, StatusDue(time=due.time))
         self.tell(JOURNAL, StatusDue(time=due.time))

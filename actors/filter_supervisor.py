@@ -104,6 +104,10 @@ class FilterSupervisor(BaseActor):
         for option_type in ("CE", "PE"):
             self._publish(option_type, due.time)
 
+    def on_stop(self) -> None:
+        # the bars of the minute in progress (the Journal stops after this actor, so it still takes them)
+        self._journal_bars(self.clock.now())
+
     def _journal_bars(self, now: datetime) -> None:
         if self._bars:
             self.tell(JOURNAL, BarsClosed(bars=self._bars, time=now))

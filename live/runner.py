@@ -203,7 +203,7 @@ def _trade(
         halted, reason = store.is_halted(day)
         if halted:
             logger.warning("trading is halted for {} ({}); no new entries today", day, reason)
-        recorder = _feed_recorder(settings, plan, day, clock.now())
+        recorder = _feed_recorder(settings, plan, day, clock.now(), options.dry_run)
         broker, tick_sink = client, None
         if options.dry_run:
             broker, tick_sink = _dry_run_broker(settings, plan, clock, router)
@@ -339,11 +339,11 @@ def _trade(
     return 0
 
 
-def _feed_recorder(settings: Settings, plan: SessionPlan, day: date, now: datetime) -> FeedRecorder | None:
+def _feed_recorder(settings: Settings, plan: SessionPlan, day: date, now: datetime, dry_run: bool) -> FeedRecorder | None:
     """The day's feed recording (``RECORD_FEED``), or None; one that cannot be opened is an ERROR, not a refusal."""
     if not settings.record_feed:
         return None
-    path = recording_path(settings.log_dir, settings.strategy_name, day)
+    path = recording_path(settings.log_dir, settings.strategy_name, day, dry_run)
     try:
         return FeedRecorder(path, day, plan.symbols, plan.lot_size, now)
     except OSError as exc:

@@ -53,9 +53,11 @@ class WarmedUp:
 FeedInput = Tick | HistoryBars | FeedLost | WarmedUp
 
 
-def recording_path(log_dir: Path, strategy_name: str, day: date) -> Path:
-    """Where a live session of ``day`` records its feed."""
-    return Path(log_dir) / f"{strategy_name}_feed_{day.isoformat()}{SUFFIX}"
+def recording_path(log_dir: Path, strategy_name: str, day: date, dry_run: bool = False) -> Path:
+    """Where a live session of ``day`` records its feed (a dry run in a file of its own: it may run beside
+    the live session, and is not a restart of it)."""
+    kind = "dryrun_feed" if dry_run else "feed"
+    return Path(log_dir) / f"{strategy_name}_{kind}_{day.isoformat()}{SUFFIX}"
 
 
 def is_recording(path: str | Path) -> bool:
@@ -67,8 +69,9 @@ def is_recording(path: str | Path) -> bool:
 class FeedRecorder:
     """Appends the feed's inputs to a recording (see the module docstring); one writer: the FeedActor.
 
-    Lines are buffered and reach the file at least every :data:`FLUSH_SECONDS`
-    and at :meth:`close`. A write that fails (disk full) is logged once as an
+    Lines are buffered and reach the file with the first line written
+    :data:`FLUSH_SECONDS` after the last flush, at :meth:`flush` (the FeedActor's
+    heartbeat) and at :meth:`close`. A write that fails (disk full) is logged once as an
     ERROR and recording stops; trading goes on. Raises ``OSError`` only from
     the constructor, when the file cannot be opened.
     """
@@ -108,6 +111,16 @@ class FeedRecorder:
         """The warm-up ended."""
         self._line({"at": at.isoformat(), "warm": True})
 
+    def flush(self) -> None:
+        """What is buffered to the file now (the FeedActor's heartbeat: a quiet feed writes nothing that
+        would flush it)."""
+        if self._file is not None:
+            try:
+                self._file.flush()
+                self._flushed = monotonic_time.monotonic()
+            except OSError as exc:
+                self._failed(exc)
+
     def close(self) -> None:
         """Flush and close; a second close does nothing."""
         if self._file is not None:
@@ -127,12 +140,15 @@ class FeedRecorder:
                 self._file.flush()
                 self._flushed = now
         except (OSError, ValueError) as exc:
-            logger.error("recording the feed to {} failed, recording stops (trading goes on): {}", self.path, exc)
-            try:
-                self._file.close()
-            except OSError:
-                pass
-            self._file = None
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        logger.error("recording the feed to {} failed, recording stops (trading goes on): {}", self.path, exc)
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._file = None
 
 
 def _ends_with_newline(path: Path) -> bool:
@@ -244,10 +260,14 @@ def load_recording(path: str | Path) -> RecordedFeed:
             raise ReplayDataError(f"{path}:{line_no}: {exc}") from None
     if header is None:
         raise ReplayDataError(f"{path}: not a feed recording (no header line)")
-    recording = RecordedFeed(path, date.fromisoformat(header["day"]), sorted(symbols), int(header["lot_size"]),
-                             inputs, dropped, starts)
+    lot_size = header.get("lot_size")
+    if isinstance(lot_size, bool) or not isinstance(lot_size, int) or lot_size < 1:
+        raise ReplayDataError(f"{path}: the header's lot_size {lot_size!r} is not a whole number of contracts from 1")
+    recording = RecordedFeed(path, date.fromisoformat(header["day"]), sorted(symbols), lot_size, inputs, dropped, starts)
     if recording.ticks == 0:
         raise ReplayDataError(f"{path}: no ticks recorded")
+    if not any(isinstance(item, WarmedUp) for _at, item in inputs):
+        logger.warning("{}: the warm-up never ended in this recording: its replay places no order", path)
     return recording
 
 

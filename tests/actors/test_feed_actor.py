@@ -210,6 +210,9 @@ class _Recorder:
     def warm(self, at: datetime) -> None:
         self.lines.append(("warm", at))
 
+    def flush(self) -> None:
+        self.lines.append(("flush",))
+
 
 def test_it_records_every_tick_and_every_input_it_hands_on(make_harness) -> None:
     h = make_harness(start=t(9, 20, 30))
@@ -234,3 +237,5 @@ def test_it_records_every_tick_and_every_input_it_hands_on(make_harness) -> None
         ("tick", t(9, 20, 30), PE, 80.0, "ahead"),
         ("lost", t(9, 20, 32)),
     ]
+    h.advance(t(9, 21, 30))  # the heartbeat flushes it: a quiet feed writes nothing that would
+    assert recorder.lines[-1] == ("flush",)

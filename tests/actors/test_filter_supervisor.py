@@ -291,3 +291,13 @@ def test_the_bars_of_a_minute_go_to_the_journal_in_one_message_once_it_is_over(r
     # a bar the close closes after the filter's own end still reaches the journal
     send(h, SymbolSignals(symbol=PE, signals=[_closed(PE, t(9, 22), t(9, 23))], time=t(9, 23)))
     assert [(b.symbol, b.bar.start) for b in journal.of(BarsClosed)[2].bars] == [(PE, t(9, 22))]
+
+
+def test_the_bars_of_the_minute_in_progress_reach_the_journal_when_it_stops(rig) -> None:
+    h, journal, _ce, _pe = rig
+    send(h, SymbolSignals(symbol=CE, signals=[_closed(CE, t(9, 20), t(9, 21, 0))], time=t(9, 21, 0)))
+    assert journal.of(BarsClosed) == []
+    h.router.ref(FILTER).stop()  # Ctrl-C: the graph stops the filter before the journal
+    h.quiet()
+    [last] = journal.of(BarsClosed)
+    assert [(b.symbol, b.bar.start) for b in last.bars] == [(CE, t(9, 20))]

@@ -64,6 +64,29 @@ def test_what_is_recorded_reads_back_in_order(tmp_path: Path) -> None:
     assert isinstance(load_any(path), RecordedFeed)
 
 
+def test_a_dry_run_records_to_a_file_of_its_own(tmp_path: Path) -> None:
+    assert recording_path(tmp_path, "baseline_v1", DAY, dry_run=True).name == "baseline_v1_dryrun_feed_2025-12-23.jsonl"
+
+
+def test_a_recording_whose_warm_up_never_ended_is_said_and_a_bad_lot_size_refused(tmp_path: Path) -> None:
+    from loguru import logger
+
+    path = tmp_path / "feed.jsonl"
+    recorder = _record(path)
+    recorder.tick(t(9, 20), Tick(symbol=CE, time=t(9, 20), ltp=100.0, volume=10))
+    recorder.close()
+    said: list[str] = []
+    sink = logger.add(lambda m: said.append(str(m)), level="WARNING")
+    try:
+        load_recording(path)
+    finally:
+        logger.remove(sink)
+    assert any("the warm-up never ended" in line for line in said), said
+    path.write_text(path.read_text().replace('"lot_size":65', '"lot_size":0'))
+    with pytest.raises(ReplayDataError, match="lot_size 0"):
+        load_recording(path)
+
+
 def test_a_restart_appends_after_a_line_a_kill_cut_short(tmp_path: Path) -> None:
     path = tmp_path / "feed.jsonl"
     recorder = _record(path)

@@ -327,8 +327,7 @@ def _replay(args: argparse.Namespace, settings: Settings) -> int:
                 for session, lot in zip(sessions, lots):
                     replay_run = ReplayRun(session, settings.model_copy(update={"lot_size": lot}), store, events,
                                            progress=(lambda _moment: bar.update(1)) if bar else None)
-                    inflight = replay_run.inflight
-                    signals.on_stop(lambda inflight=inflight: inflight.fail(f"interrupted by {signals.name}"))
+                    signals.on_stop(lambda run=replay_run: run.interrupt(f"interrupted by {signals.name}"))
                     if signals.event.is_set():
                         break
                     logger.info("replaying {} ({} symbols)", session.path.name, len(session.symbols))

@@ -23,7 +23,7 @@ from messages.portfolio import GetTrades, TradeRecord
 from persistence.event_log import EventLog
 from persistence.journal_store import JournalStore
 from replay.data import RecordedSession, load_session
-from replay.recording import FeedInput, RecordedFeed, is_recording, load_recording
+from replay.recording import FeedInput, RecordedFeed, Restarted, is_recording, load_recording
 from replay.ticks import TICK_OFFSETS, session_ticks
 from strategy.session import at
 
@@ -108,36 +108,52 @@ class ReplayRun:
         self.progress = progress
         self.settings = settings
         self.quiet_timeout = quiet_timeout
-        self.inflight = InFlight()
-        self.router = Router(self.inflight)
+        self.store, self.events, self.fail_fast = store, events, fail_fast
         start = at(session.day, settings.market_open)
         if isinstance(session, RecordedFeed) and session.inputs:
             start = min(start, session.inputs[0][0])  # a live program starts before the open
-        self.clock = SteppedClock(self.router, self.inflight, start, quiet_timeout)
-        self.broker = SimulatedBroker(self.clock.now, settings.lot_size, settings.tick_size, set(session.symbols))
+        # the broker outlives the program's restarts (a recording's): its clock is the current program's
+        self.broker = SimulatedBroker(lambda: self.clock.now(), settings.lot_size, settings.tick_size,
+                                      set(session.symbols))
+        #: set by :meth:`interrupt`: why the replay was asked to stop
+        self._interrupted = ""
+        self._boot(start, trading=not isinstance(session, RecordedFeed))
+
+    def _boot(self, start: datetime, trading: bool) -> None:
+        """A program: its clock, router, gateway and actor graph (a recorded live day trades from the end
+        of its warm-up, as it did; a restart in a recording boots another, as the live program did)."""
+        self.inflight = InFlight()
+        if self._interrupted:
+            self.inflight.fail(self._interrupted)
+        self.router = Router(self.inflight)
+        self.clock = SteppedClock(self.router, self.inflight, start, self.quiet_timeout)
         self.broker.set_listener(order_update_listener(self.router, self.clock.now))
         gateway = BrokerGateway(
             self.broker,
             self.clock.now,
-            attempts=settings.broker_retries,
-            delay=settings.broker_retry_delay,
+            attempts=self.settings.broker_retries,
+            delay=self.settings.broker_retry_delay,
             orders_per_second=None,
         )
         #: actor name -> watched symbols, written by the WatchRegistry actor
         self.watching: dict[str, frozenset[str]] = {}
         self.graph = Graph(
-            settings,
+            self.settings,
             self.clock,
             self.router,
             gateway,
-            store,
-            events,
-            session.symbols,
-            fail_fast=fail_fast,
+            self.store,
+            self.events,
+            self.session.symbols,
+            fail_fast=self.fail_fast,
             extra=(ActorSpec(FEED, lambda: WatchRegistry.start(FEED, self.graph.ctx, self.watching)),),
-            # a recorded live day trades from the end of its warm-up, as it did
-            trading=not isinstance(session, RecordedFeed),
+            trading=trading,
         )
+
+    def interrupt(self, reason: str) -> None:
+        """Stop the replay at its next step (a signal): the graph's next wait raises ``GraphFailed``."""
+        self._interrupted = reason
+        self.inflight.fail(reason)
 
     def run(self) -> SessionResult:
         """Replay the whole session and return its trades. Raises ``GraphFailed`` if an actor crashes."""
@@ -181,6 +197,14 @@ class ReplayRun:
             elif isinstance(item, FeedLost):
                 for name in self.graph.symbol_actors:
                     self.router.tell(name, item)
+                self._quiet()
+            elif isinstance(item, Restarted):
+                # the live program stopped (a crash, Ctrl-C) and started again: so does this one, on the same
+                # journal and broker, and recovers as the live one did
+                logger.info("replay: the recorded program started again at {:%H:%M:%S}", item.time)
+                self.graph.stop()
+                self._boot(item.time, trading=False)
+                self.graph.start(self.clock.now())
                 self._quiet()
             else:  # WarmedUp: the recorded session's warm-up ended here
                 self.graph.start_trading()

@@ -49,8 +49,15 @@ class WarmedUp:
     """The recorded end of the warm-up (trading starts)."""
 
 
-#: One recorded input: what the FeedActor handed on at that moment.
-FeedInput = Tick | HistoryBars | FeedLost | WarmedUp
+@dataclass(frozen=True)
+class Restarted:
+    """The program started again at ``time`` (IST; a later header of the file): it had stopped or crashed."""
+
+    time: datetime
+
+
+#: One recorded input: what the FeedActor handed on at that moment, or a start of the program again.
+FeedInput = Tick | HistoryBars | FeedLost | WarmedUp | Restarted
 
 
 def recording_path(log_dir: Path, strategy_name: str, day: date, dry_run: bool = False) -> Path:
@@ -162,7 +169,8 @@ class RecordedFeed:
     """A feed recording read back: its day, universe, lot size and inputs in order, each with its clock time.
 
     Ticks the live FeedActor dropped are not among ``inputs`` (they never
-    reached the strategy); ``dropped`` counts them.
+    reached the strategy); ``dropped`` counts them. A restart of the program
+    (a later header) is a :class:`Restarted` input.
     """
 
     path: Path
@@ -181,12 +189,12 @@ class RecordedFeed:
     def window(self, start: time | None, end: time | None) -> "RecordedFeed":
         """Only the inputs handled at or after ``start`` and before ``end`` (IST wall times).
 
-        The end of the warm-up is kept wherever it falls, so a window still trades.
+        The end of the warm-up and the restarts are kept wherever they fall, so a window still trades.
         Raises :class:`ReplayDataError` when no tick is left.
         """
         kept = [
             (at, item) for at, item in self.inputs
-            if isinstance(item, WarmedUp)
+            if isinstance(item, WarmedUp | Restarted)
             or ((start is None or at.time() >= start) and (end is None or at.time() < end))
         ]
         if not any(isinstance(item, Tick) for _at, item in kept):
@@ -225,6 +233,9 @@ def load_recording(path: str | Path) -> RecordedFeed:
                 starts += 1
                 if header is not None and line["day"] != header["day"]:
                     raise ValueError(f"a second day {line['day']} (one day per recording, {header['day']} first)")
+                if header is not None:
+                    started = _time(line["start"])
+                    inputs.append((started, Restarted(started)))
                 header = line
                 symbols.update(line["symbols"])
                 continue

@@ -168,33 +168,60 @@ def test_cli_replays_two_sessions_and_prints_tables(tmp_path: Path) -> None:
     assert "net R" in first.stdout
 
 
-def test_a_feed_recording_of_the_same_ticks_replays_to_the_same_trades(tmp_path: Path, capsys) -> None:  # noqa: ANN001
-    """run.py replay reads a live day's feed recording: recorded with the bar file's own ticks (as the
-    simulator sends them), it trades exactly as the bar file does."""
+def _recording_of(day: Path, out: Path, restart=None) -> None:  # noqa: ANN001 - restart: an IST time or None
+    """A feed recording of a bar file's own ticks (as the simulator sends them), warmed up at the open; with
+    ``restart``, the program stops there and starts again, warming up from the history as the FeedActor does."""
     from itertools import groupby
 
+    from messages.market import Bar, HistoryBars
     from replay.data import load_session
     from replay.recording import FeedRecorder
     from replay.ticks import session_ticks
-    from run import main
     from strategy.session import at
 
-    session = load_session(DAY_0614)
-    recording = tmp_path / "baseline_v1_feed_2021-06-14.jsonl"
-    recorder = FeedRecorder(recording, session.day, session.symbols, 75, at(session.day, SETTINGS.market_open))
-    recorder.warm(at(session.day, SETTINGS.market_open))
+    session = load_session(day)
+    opening = at(session.day, SETTINGS.market_open)
+    again = at(session.day, restart) if restart else None
+    recorder = FeedRecorder(out, session.day, session.symbols, 75, opening)
+    recorder.warm(opening)
     for moment, instant in groupby(session_ticks(session.bars), key=lambda tick: tick.time):
+        if again is not None and moment >= again:
+            recorder.close()
+            recorder = FeedRecorder(out, session.day, session.symbols, 75, again)
+            for symbol in session.symbols:
+                bars = [Bar(symbol=symbol, start=b.start, open=b.open, high=b.high, low=b.low, close=b.close,
+                            volume=b.volume) for b in session.bars if b.symbol == symbol and b.start < again]
+                recorder.history(again, HistoryBars(symbol=symbol, bars=bars, until=again, time=again))
+            recorder.warm(again)
+            again = None
         for tick in instant:
             recorder.tick(moment, tick)
     recorder.close()
 
-    assert main(["replay", str(DAY_0614), "--lot-size", "75"]) == 0
+
+@pytest.mark.parametrize(("day", "restart"), [(DAY_0614, None), (DAY_0611, "10:30")])
+def test_a_feed_recording_of_the_same_ticks_replays_to_the_same_trades(tmp_path: Path, capsys, day: Path,  # noqa: ANN001
+                                                                        restart: str | None) -> None:
+    """run.py replay reads a live day's feed recording: recorded with the bar file's own ticks, it trades
+    exactly as the bar file does; with a restart in it (at 10:30 on 2021-06-11, a position open), the replay
+    stops its program and starts another on the same journal and broker, which recovers as live: same trades."""
+    from datetime import time as clock_time
+
+    from run import main
+
+    recording = tmp_path / "baseline_v1_feed.jsonl"
+    _recording_of(day, recording, clock_time.fromisoformat(restart) if restart else None)
+
+    assert main(["replay", str(day), "--lot-size", "75"]) == 0
     from_bars = capsys.readouterr().out
-    assert main(["replay", str(recording)]) == 0  # its lot size is the recording's own
-    from_recording = capsys.readouterr().out
+    assert main(["--log-level", "INFO", "replay", str(recording)]) == 0  # its lot size is the recording's own
+    replayed = capsys.readouterr()
 
     def trades(report: str) -> list[str]:
         return [line for line in report.splitlines() if line.startswith("NIFTY") or line.startswith("trades")]
 
     assert len(trades(from_bars)) > 1, "the day must trade"
-    assert trades(from_recording) == trades(from_bars)
+    assert trades(replayed.out) == trades(from_bars)
+    if restart:
+        assert f"the recorded program started again at {restart}:00" in replayed.err
+        assert "recovered from the journal: 1 positions (1 open)" in replayed.err

@@ -12,7 +12,7 @@ from messages.base import IST
 from messages.market import Bar, FeedLost, HistoryBars, Tick
 from replay.data import ReplayDataError
 from replay.driver import instant_count, load_any, session_inputs
-from replay.recording import FeedRecorder, RecordedFeed, WarmedUp, is_recording, load_recording, recording_path
+from replay.recording import FeedRecorder, RecordedFeed, Restarted, WarmedUp, is_recording, load_recording, recording_path
 
 DAY = date(2025, 12, 23)
 CE = "NIFTY30DEC2526000CE"
@@ -100,7 +100,7 @@ def test_a_restart_appends_after_a_line_a_kill_cut_short(tmp_path: Path) -> None
 
     feed = load_recording(path)
     assert feed.starts == 2
-    assert [item.ltp for _at, item in feed.inputs] == [100.0, 101.0]
+    assert [getattr(item, "ltp", item) for _at, item in feed.inputs] == [100.0, Restarted(t(9, 25)), 101.0]
 
 
 def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def session_inputs(session: RecordedSession | RecordedFeed) -> Iterator[tuple[da
     """The session's inputs grouped by instant, in time order: four ticks per bar of a bar file
     (:func:`replay.ticks.session_ticks`), or a feed recording's inputs by the time they were handled."""
     if isinstance(session, RecordedFeed):
-        for moment, group in groupby(session.inputs, key=lambda pair: pair[0]):
+        for moment, group in groupby(session.inputs(), key=lambda pair: pair[0]):
             yield moment, [item for _at, item in group]
     else:
         for moment, group in groupby(session_ticks(session.bars), key=lambda t: t.time):
@@ -67,7 +67,7 @@ def session_inputs(session: RecordedSession | RecordedFeed) -> Iterator[tuple[da
 def instant_count(session: RecordedSession | RecordedFeed) -> int:
     """How many instants :func:`session_inputs` yields (a progress bar's total)."""
     if isinstance(session, RecordedFeed):
-        return len({at for at, _item in session.inputs})
+        return len({at for at, _item in session.rows})
     return len(TICK_OFFSETS) * len({b.start for b in session.bars})
 
 
@@ -110,8 +110,8 @@ class ReplayRun:
         self.quiet_timeout = quiet_timeout
         self.store, self.events, self.fail_fast = store, events, fail_fast
         start = at(session.day, settings.market_open)
-        if isinstance(session, RecordedFeed) and session.inputs:
-            start = min(start, session.inputs[0][0])  # a live program starts before the open
+        if isinstance(session, RecordedFeed) and session.rows:
+            start = min(start, session.rows[0][0])  # a live program starts before the open
         # the broker outlives the program's restarts (a recording's): its clock is the current program's
         self.broker = SimulatedBroker(lambda: self.clock.now(), settings.lot_size, settings.tick_size,
                                       set(session.symbols))

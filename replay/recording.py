@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import json
 import time as monotonic_time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
@@ -164,27 +165,42 @@ def _ends_with_newline(path: Path) -> bool:
         return raw.read(1) == b"\n"
 
 
+#: A recorded tick as held in memory: (symbol, its time IST, last price rupees, cumulative volume contracts or
+#: None). A day of a million ticks stays a few hundred MB, not a GB of Tick messages.
+TickRow = tuple[str, datetime, float, int | None]
+
+
 @dataclass(frozen=True)
 class RecordedFeed:
     """A feed recording read back: its day, universe, lot size and inputs in order, each with its clock time.
 
-    Ticks the live FeedActor dropped are not among ``inputs`` (they never
+    Ticks the live FeedActor dropped are not among the inputs (they never
     reached the strategy); ``dropped`` counts them. A restart of the program
-    (a later header) is a :class:`Restarted` input.
+    (a later header) is a :class:`Restarted` input. ``rows`` holds ticks as
+    :data:`TickRow`; :meth:`inputs` gives them as :class:`Tick` messages.
     """
 
     path: Path
     day: date
     symbols: list[str]
     lot_size: int
-    inputs: list[tuple[datetime, FeedInput]]
+    rows: list[tuple[datetime, TickRow | FeedInput]]
     dropped: int = 0
     #: program starts in the file (1 + restarts)
     starts: int = 1
 
+    def inputs(self) -> Iterator[tuple[datetime, FeedInput]]:
+        """Every input with the clock time it was handled at, in order."""
+        for at, item in self.rows:
+            if type(item) is tuple:
+                symbol, moment, ltp, volume = item
+                yield at, Tick.model_construct(symbol=symbol, time=moment, ltp=ltp, volume=volume)
+            else:
+                yield at, item
+
     @property
     def ticks(self) -> int:
-        return sum(1 for _at, item in self.inputs if isinstance(item, Tick))
+        return sum(1 for _at, item in self.rows if type(item) is tuple)
 
     def window(self, start: time | None, end: time | None) -> "RecordedFeed":
         """Only the inputs handled at or after ``start`` and before ``end`` (IST wall times).
@@ -193,93 +209,102 @@ class RecordedFeed:
         Raises :class:`ReplayDataError` when no tick is left.
         """
         kept = [
-            (at, item) for at, item in self.inputs
+            (at, item) for at, item in self.rows
             if isinstance(item, WarmedUp | Restarted)
             or ((start is None or at.time() >= start) and (end is None or at.time() < end))
         ]
-        if not any(isinstance(item, Tick) for _at, item in kept):
+        if not any(type(item) is tuple for _at, item in kept):
             raise ReplayDataError(f"{self.path}: no ticks between {start} and {end}")
-        return replace(self, inputs=kept)
+        return replace(self, rows=kept)
 
 
 def load_recording(path: str | Path) -> RecordedFeed:
-    """Read a feed recording (plain or gzip).
+    """Read a feed recording (plain or gzip), line by line.
 
     A line a kill cut short (the last line, or one right before a restart's
     header) is skipped with a WARNING. Raises :class:`ReplayDataError` for a
     missing or unreadable file, no header line first, a malformed line
-    elsewhere (naming it), more than one day, or no tick.
+    elsewhere (naming it), more than one day, a bad lot size, or no tick.
     """
     path = Path(path)
     if not path.is_file():
         raise ReplayDataError(f"{path}: no such file")
     opener = gzip.open if path.suffix == ".gz" else open
+    header: dict | None = None
+    rows: list[tuple[datetime, TickRow | FeedInput]] = []
+    symbols: set[str] = set()
+    names: dict[str, str] = {}  # one string per symbol, shared by its rows
+    dropped = starts = 0
+    #: (line number, error) of a line that did not parse: cut short by a kill if nothing but a header follows
+    torn: tuple[int, Exception] | None = None
     try:
         with opener(path, "rt", encoding="utf-8") as raw:
-            lines = raw.read().splitlines()
+            for line_no, text in enumerate(raw, start=1):
+                if not text.strip():
+                    continue
+                if torn is not None:
+                    if not text.startswith('{"start"'):
+                        raise ReplayDataError(f"{path}:{torn[0]}: {torn[1]}")
+                    _skipped_torn(path, torn[0])
+                    torn = None
+                try:
+                    line = json.loads(text)
+                    if "start" in line:
+                        starts += 1
+                        if header is not None and line["day"] != header["day"]:
+                            raise ValueError(f"a second day {line['day']} (one day per recording, {header['day']} first)")
+                        if header is not None:
+                            started = _time(line["start"])
+                            rows.append((started, Restarted(started)))
+                        header = line
+                        symbols.update(line["symbols"])
+                        continue
+                    if header is None:
+                        raise ValueError("the first line must be a recording header ({\"start\": ...})")
+                    at = _time(line["at"])
+                    if "tick" in line:
+                        if line.get("dropped"):
+                            dropped += 1
+                            continue
+                        t = line["tick"]
+                        tick = Tick(symbol=t["symbol"], time=_time(t["time"]), ltp=t["ltp"], volume=t["volume"])
+                        rows.append((at, (names.setdefault(tick.symbol, tick.symbol), tick.time, tick.ltp, tick.volume)))
+                    elif "history" in line:
+                        h = line["history"]
+                        bars = [
+                            Bar(symbol=h["symbol"], start=_time(b[0]), open=b[1], high=b[2], low=b[3], close=b[4],
+                                volume=b[5])
+                            for b in h["bars"]
+                        ]
+                        rows.append((at, HistoryBars(symbol=h["symbol"], bars=bars, until=_time(h["until"]),
+                                                     reconnected=bool(h["reconnected"]), time=at)))
+                    elif line.get("lost"):
+                        rows.append((at, FeedLost(time=at)))
+                    elif line.get("warm"):
+                        rows.append((at, WarmedUp()))
+                    else:
+                        raise ValueError(f"unknown line {text[:80]!r}")
+                except (ValueError, KeyError, TypeError, IndexError) as exc:
+                    torn = (line_no, exc)
     except (OSError, UnicodeDecodeError, EOFError) as exc:
         raise ReplayDataError(f"{path}: cannot read ({exc})") from None
-    header: dict | None = None
-    inputs: list[tuple[datetime, FeedInput]] = []
-    symbols: set[str] = set()
-    dropped = starts = 0
-    for index, text in enumerate(lines):
-        line_no = index + 1
-        if not text.strip():
-            continue
-        try:
-            line = json.loads(text)
-            if "start" in line:
-                starts += 1
-                if header is not None and line["day"] != header["day"]:
-                    raise ValueError(f"a second day {line['day']} (one day per recording, {header['day']} first)")
-                if header is not None:
-                    started = _time(line["start"])
-                    inputs.append((started, Restarted(started)))
-                header = line
-                symbols.update(line["symbols"])
-                continue
-            if header is None:
-                raise ValueError("the first line must be a recording header ({\"start\": ...})")
-            at = _time(line["at"])
-            if "tick" in line:
-                if line.get("dropped"):
-                    dropped += 1
-                    continue
-                t = line["tick"]
-                inputs.append((at, Tick(symbol=t["symbol"], time=_time(t["time"]), ltp=t["ltp"], volume=t["volume"])))
-            elif "history" in line:
-                h = line["history"]
-                bars = [
-                    Bar(symbol=h["symbol"], start=_time(b[0]), open=b[1], high=b[2], low=b[3], close=b[4], volume=b[5])
-                    for b in h["bars"]
-                ]
-                inputs.append((at, HistoryBars(symbol=h["symbol"], bars=bars, until=_time(h["until"]),
-                                               reconnected=bool(h["reconnected"]), time=at)))
-            elif line.get("lost"):
-                inputs.append((at, FeedLost(time=at)))
-            elif line.get("warm"):
-                inputs.append((at, WarmedUp()))
-            else:
-                raise ValueError(f"unknown line {text[:80]!r}")
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            following = next((t for t in lines[index + 1:] if t.strip()), None)
-            if following is None or following.startswith('{"start"'):
-                logger.warning("{}:{}: skipped a line cut short (the program was stopped while writing it)",
-                               path, line_no)
-                continue
-            raise ReplayDataError(f"{path}:{line_no}: {exc}") from None
+    if torn is not None:
+        _skipped_torn(path, torn[0])
     if header is None:
         raise ReplayDataError(f"{path}: not a feed recording (no header line)")
     lot_size = header.get("lot_size")
     if isinstance(lot_size, bool) or not isinstance(lot_size, int) or lot_size < 1:
         raise ReplayDataError(f"{path}: the header's lot_size {lot_size!r} is not a whole number of contracts from 1")
-    recording = RecordedFeed(path, date.fromisoformat(header["day"]), sorted(symbols), lot_size, inputs, dropped, starts)
+    recording = RecordedFeed(path, date.fromisoformat(header["day"]), sorted(symbols), lot_size, rows, dropped, starts)
     if recording.ticks == 0:
         raise ReplayDataError(f"{path}: no ticks recorded")
-    if not any(isinstance(item, WarmedUp) for _at, item in inputs):
+    if not any(isinstance(item, WarmedUp) for _at, item in rows):
         logger.warning("{}: the warm-up never ended in this recording: its replay places no order", path)
     return recording
+
+
+def _skipped_torn(path: Path, line_no: int) -> None:
+    logger.warning("{}:{}: skipped a line cut short (the program was stopped while writing it)", path, line_no)
 
 
 def _time(text: str) -> datetime:

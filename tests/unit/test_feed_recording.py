@@ -48,14 +48,14 @@ def test_what_is_recorded_reads_back_in_order(tmp_path: Path) -> None:
 
     feed = load_recording(path)
     assert (feed.day, feed.symbols, feed.lot_size, feed.dropped, feed.starts) == (DAY, [CE, PE], 65, 1, 1)
-    assert [item for _at, item in feed.inputs] == [
+    assert [item for _at, item in list(feed.inputs())] == [
         history,
         WarmedUp(),
         Tick(symbol=CE, time=t(9, 16, 1.2), ltp=101.5, volume=1300),
         Tick(symbol=PE, time=t(9, 16, 1.2), ltp=95.0, volume=None),
         FeedLost(time=t(9, 16, 3)),
     ]
-    assert [at for at, _item in feed.inputs] == [t(9, 16, 0.5), t(9, 16, 0.5), t(9, 16, 1.25), t(9, 16, 1.25), t(9, 16, 3)]
+    assert [at for at, _item in list(feed.inputs())] == [t(9, 16, 0.5), t(9, 16, 0.5), t(9, 16, 1.25), t(9, 16, 1.25), t(9, 16, 3)]
     assert feed.ticks == 2
     # the replay takes inputs of one instant together, as the FeedActor handled them
     assert [(at, len(items)) for at, items in session_inputs(feed)] == [(t(9, 16, 0.5), 2), (t(9, 16, 1.25), 2),
@@ -100,7 +100,7 @@ def test_a_restart_appends_after_a_line_a_kill_cut_short(tmp_path: Path) -> None
 
     feed = load_recording(path)
     assert feed.starts == 2
-    assert [getattr(item, "ltp", item) for _at, item in feed.inputs] == [100.0, Restarted(t(9, 25)), 101.0]
+    assert [getattr(item, "ltp", item) for _at, item in list(feed.inputs())] == [100.0, Restarted(t(9, 25)), 101.0]
 
 
 def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ def test_a_compressed_recording_reads_the_same(tmp_path: Path) -> None:
     packed = tmp_path / "feed.jsonl.gz"
     packed.write_bytes(gzip.compress(path.read_bytes()))
     assert is_recording(packed)
-    assert load_recording(packed).inputs == load_recording(path).inputs
+    assert list(load_recording(packed).inputs()) == list(load_recording(path).inputs())
 
 
 def test_a_window_keeps_the_end_of_the_warm_up(tmp_path: Path) -> None:
@@ -162,8 +162,8 @@ def test_a_window_keeps_the_end_of_the_warm_up(tmp_path: Path) -> None:
         recorder.tick(t(10, minute), Tick(symbol=CE, time=t(10, minute), ltp=100.0 + minute, volume=minute))
     recorder.close()
     feed = load_recording(path).window(time(10, 30), time(10, 50))
-    assert [item for _at, item in feed.inputs][0] == WarmedUp()
-    assert [item.ltp for _at, item in feed.inputs if isinstance(item, Tick)] == [140.0]
+    assert [item for _at, item in list(feed.inputs())][0] == WarmedUp()
+    assert [item.ltp for _at, item in list(feed.inputs()) if isinstance(item, Tick)] == [140.0]
     with pytest.raises(ReplayDataError, match="no ticks"):
         load_recording(path).window(time(11, 0), None)
 

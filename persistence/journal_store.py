@@ -285,6 +285,15 @@ class JournalStore:
         with self._read():
             return MinuteBar.select().where(MinuteBar.session == session_date).count()
 
+    def last_bar_start(self, session_date: date) -> datetime | None:
+        """The start (IST) of the session's latest closed bar of any symbol, or None without bars."""
+        with self._read():
+            row = MinuteBar.select(peewee.fn.MAX(MinuteBar.start).alias("last")).where(
+                MinuteBar.session == session_date
+            ).get()
+        last = row.last
+        return last if last is None or isinstance(last, datetime) else MinuteBar.start.python_value(last)
+
     def swings(self, session_date: date, symbol: str) -> list[dict[str, Any]]:
         """Every swing of ``symbol`` recorded in the session (created and updated), in the order recorded."""
         with self._read():

@@ -73,7 +73,7 @@ def totals(report: SessionReport) -> str:
 def _curve(ax, report: SessionReport) -> None:  # noqa: ANN001
     times = [t for t, _r in report.curve]
     values = [r for _t, r in report.curve]
-    end = max([times[-1], *(t.opened_at for t in report.trades)]) + timedelta(minutes=5)
+    end = report.end or max([times[-1], *(t.opened_at for t in report.trades)]) + timedelta(minutes=5)
     ax.step([*times, end], [*values, values[-1]], where="post", color="black", linewidth=1.5, label="cumulative R")
     ax.axhline(0, color="grey", linewidth=0.6)
     for trade in report.trades:
@@ -87,6 +87,7 @@ def _curve(ax, report: SessionReport) -> None:  # noqa: ANN001
     ax.plot([], [], marker="v", color=TRIGGER, linestyle="none", label="entry (sell)")
     ax.plot([], [], marker="^", color="grey", linestyle="none", label="exit (buy back), with its R")
     ax.set_ylabel("R")
+    ax.set_xlim(times[0], end)
     ax.set_title("cumulative realised R through the day", fontsize=10, loc="left")
     ax.xaxis.set_major_formatter(TIME_FORMAT)
     ax.grid(alpha=0.3)
@@ -146,8 +147,8 @@ def _chart(ax, chart: SymbolChart, trades: list[Trade]) -> None:  # noqa: ANN001
         shown = False
         for level in chart.levels:
             if level.role == kind:
-                ax.hlines(level.price, level.start, level.end, colors=colour, linewidth=1.4,
-                          linestyles="--" if kind == "entry" else "-", label=None if shown else label)
+                ax.hlines(level.price, level.start, level.end, colors=colour, linewidth=2.2,
+                          linestyles=(0, (3, 1.5)) if kind == "entry" else "-", label=None if shown else label)
                 shown = True
     for moment, price, action in chart.fills:
         ax.plot(moment, price, marker="v" if action == "SELL" else "^", markersize=9, linestyle="none",

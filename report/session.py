@@ -9,7 +9,7 @@ bars with their VWAP (``bars``, schema 4).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from messages.orders import FINAL_STATUSES
@@ -70,6 +70,8 @@ class SessionReport:
     charts: list[SymbolChart]
     halted: bool
     halt_reason: str
+    #: where the day's data ends (IST): the close of its last bar, or the last trade's time if later
+    end: datetime | None = None
 
     @property
     def closed(self) -> list[Trade]:
@@ -125,7 +127,10 @@ def build_report(store: JournalStore, day: date, market_open, market_close) -> S
         chart.fills = [(e["time"], e["average_price"], e["action"]) for e in mine if e["op"] == "fill"]
         charts.append(chart)
     halted, reason = store.is_halted(day)
-    return SessionReport(day, trades, curve, charts, halted, reason)
+    last_bar = store.last_bar_start(day)
+    moments = [m for m in (last_bar + timedelta(minutes=1) if last_bar else None, curve[-1][0],
+                           *(t.opened_at for t in trades)) if m is not None]
+    return SessionReport(day, trades, curve, charts, halted, reason, min(max(moments), end))
 
 
 def levels(events: list[dict[str, Any]], end: datetime, ended: dict[str, datetime] | None = None) -> list[Level]:

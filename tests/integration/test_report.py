@@ -49,6 +49,7 @@ def test_report_of_a_replayed_day_writes_both_files(tmp_path: Path, capsys: pyte
         assert chart.swing_lows and chart.fills
         assert {level.role for level in chart.levels} == {"entry", "stop"}
     assert report.curve[-1][1] == pytest.approx(float(net), abs=0.01)
+    assert report.end.time() == dt.time(15, 30), "the curve runs to the end of the day's data, not the last trade"
 
 
 def test_report_without_a_journal_or_a_session_is_a_clear_error(tmp_path: Path, capsys) -> None:  # noqa: ANN001

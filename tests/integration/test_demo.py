@@ -30,7 +30,8 @@ from simulator.market import MarketData
 from simulator.synthetic import synthetic_market
 from tests.paths import PROJECT_ROOT
 
-pytestmark = pytest.mark.integration
+#: the real command in a process of its own (the program's behaviour, not the interpreter's): slow
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WINDOW = ["--start", "11:50", "--end", "12:20"]
 #: the paced session's step (simulator.server.PACED_STEP) and the demo market's tick size

@@ -155,6 +155,7 @@ def test_replay_is_deterministic(run_0611, tmp_path: Path) -> None:
     assert again_results[0].trades == first_results[0].trades
 
 
+@pytest.mark.slow  # the real command twice, in processes of their own
 def test_cli_replays_two_sessions_and_prints_tables(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     cmd = [sys.executable, "run.py", "replay", str(DAY_0611), str(DAY_0614), "--lot-size", "75", "--events", str(events)]

@@ -195,6 +195,7 @@ def assert_the_session_ended_as_a_stop_does(command: Command, events: Path) -> s
     return still_open
 
 
+@pytest.mark.slow  # the real command in a process of its own: the program's, not the interpreter's
 @pytest.mark.parametrize(
     ("first", "second"), [(signal.SIGINT, signal.SIGINT), (signal.SIGTERM, signal.SIGINT)], ids=["int-int", "term-int"]
 )
@@ -209,6 +210,7 @@ def test_a_signal_stops_the_demo_and_a_second_one_is_ignored(
     assert_the_session_ended_as_a_stop_does(command, events)
 
 
+@pytest.mark.slow
 def test_a_position_open_at_the_signal_keeps_its_stop_at_the_broker(tmp_path: Path, commands: list[Command]) -> None:
     """Signalled just after the first entry filled (its position lasts some six simulated minutes)."""
     command, events = start_demo(tmp_path, commands)

@@ -143,15 +143,16 @@ def preflight(
     """
     broker = _server(client, settings.openalgo_host, ping_patience)
     analyze = _analyze_mode(client, settings, switch_to_analyzer, dry_run)
-    cash = _available_cash(client)
+    funds = _funds(client)
     day_expiry = _expiry(client, settings, today, expiry)
     atm, spot = _atm(client, settings, atm)
     lot_size = _lot_size(client, settings, day_expiry, atm)
     symbols = universe(settings.underlying, day_expiry, atm, settings.strike_window, settings.strike_step)
     _symbols_exist(client, settings, symbols)
     if not dry_run:  # a dry run sends nothing: no margin is used
-        _funds_cover_margin(client, settings, day_expiry, atm, lot_size, ours.held)
+        _funds_cover_margin(client, settings, funds, day_expiry, atm, lot_size, ours.held)
     _nothing_left_over(client, settings, option_series(settings.underlying, day_expiry), ours)
+    cash = funds[0] if funds is not None else None
     return SessionPlan(broker, analyze, cash, day_expiry, atm, spot, lot_size, symbols)
 
 
@@ -192,8 +193,9 @@ def check_all(
                   lambda b: f"OpenAlgo at {settings.openalgo_host} answers, key accepted, broker {b}")
     analyze = step("mode", lambda: _analyze_mode(client, settings, False, dry_run),
                    lambda a: "analyze (paper)" if a else "LIVE: real orders", needs=broker)
-    cash = step("funds", lambda: _available_cash(client),
-                lambda c: f"available cash {c:,.2f} rupees" if c is not None else "available cash unknown", needs=broker)
+    funds = step("funds", lambda: _funds(client),
+                 lambda f: f"available cash {f[0]:,.2f} rupees" if f is not None else "available cash unknown",
+                 needs=broker)
     day_expiry = step("expiry", lambda: _expiry(client, settings, today, expiry),
                       lambda d: f"{expiry_code(d)} (listed by the broker)", needs=broker)
     found = step("ATM", lambda: _atm(client, settings, atm),
@@ -208,7 +210,7 @@ def check_all(
     if dry_run:
         rows.append(Check("margin", True, "dry run: nothing is sent, no margin is used"))
     else:
-        step("margin", lambda: _funds_cover_margin(client, settings, day_expiry, plain_atm, lot_size, ours.held),
+        step("margin", lambda: _funds_cover_margin(client, settings, funds, day_expiry, plain_atm, lot_size, ours.held),
              lambda m: f"cash and collateral {m[0]:,.2f} cover the {m[1]:,.2f} rupees of margin the limits can "
                        "still need" if m[1] else "the positions held fill the limits: no margin to add",
              needs=symbols and lot_size)
@@ -216,7 +218,7 @@ def check_all(
          lambda _: "no working order or open position in the series that is not ours", needs=day_expiry)
     plan = None
     if all(row.passed for row in rows):
-        plan = SessionPlan(broker, analyze, cash, day_expiry, plain_atm, found[1], lot_size, symbols)
+        plan = SessionPlan(broker, analyze, funds[0] if funds is not None else None, day_expiry, plain_atm, found[1], lot_size, symbols)
     for name, run in extra:
         step(name, lambda run=run: run(plan), lambda text: str(text), needs=plan)
     return rows, plan if all(row.passed for row in rows) else None
@@ -344,22 +346,20 @@ def margin_basket(settings: Settings, expiry: date, atm: int, lot_size: int,
     return basket
 
 
-def _funds_cover_margin(client, settings: Settings, expiry: date, atm: int, lot_size: int,  # noqa: ANN001
-                        held: frozenset[str] = frozenset()) -> tuple[float, float]:
+def _funds_cover_margin(client, settings: Settings, funds: tuple[float, float] | None, expiry: date,  # noqa: ANN001
+                        atm: int, lot_size: int, held: frozenset[str] = frozenset()) -> tuple[float, float]:
     """(usable funds, margin needed), rupees: the broker's ``margin`` for :func:`margin_basket`, which the
-    available cash plus the pledged collateral (``funds``) must cover. Raises :class:`PreflightError` when
-    they do not, or either is unknown."""
+    available cash plus the pledged collateral (``funds``, as :func:`_funds` read them) must cover. Raises
+    :class:`PreflightError` when they do not, or either is unknown."""
     basket = margin_basket(settings, expiry, atm, lot_size, held)
     if not basket:
         return 0.0, 0.0  # no room left to add a position (a restart holding the limits)
     what = f"{len(basket)} short positions of MAX_LOTS={settings.max_lots} lots ({basket[0][3]} contracts each)"
     if held:
         what += f" beside the {len(held)} held"
-    try:
-        funds = client.funds()
-        usable = float(funds.availablecash) + float(funds.collateral or 0.0)
-    except (BrokerError, TypeError, ValueError) as exc:
-        raise PreflightError(f"available cash unknown: {exc}", "check the funds page in OpenAlgo") from None
+    if funds is None:
+        raise PreflightError("available cash unknown: funds did not answer", "check the funds page in OpenAlgo")
+    usable = sum(funds)
     try:
         needed = client.margin(basket, settings.product).total_margin_required
     except BrokerError as exc:
@@ -471,9 +471,11 @@ def _analyze_mode(client, settings: Settings, switch: bool, dry_run: bool = Fals
     return analyze
 
 
-def _available_cash(client) -> float | None:  # noqa: ANN001
+def _funds(client) -> tuple[float, float] | None:  # noqa: ANN001
+    """(available cash, pledged collateral) in rupees from ``funds``, or None when it does not answer."""
     try:
-        return float(client.funds().availablecash)
+        funds = client.funds()
+        return float(funds.availablecash), float(funds.collateral or 0.0)
     except (BrokerError, TypeError, ValueError) as exc:
         logger.warning("funds unavailable: {}", exc)
         return None

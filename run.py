@@ -179,16 +179,20 @@ def _control(args: argparse.Namespace, settings: Settings) -> int:
     return _on_journal(args, settings, send)
 
 
-def _on_journal(args: argparse.Namespace, settings: Settings, work) -> int:  # noqa: ANN001
-    """``work(store)`` on the journal at ``DB_PATH`` (a second terminal's commands); 2 when there is none."""
+def _on_journal(args: argparse.Namespace, settings: Settings, work, db: str | None = None) -> int:  # noqa: ANN001
+    """``work(store)`` on the journal at ``db`` (``--db``), else at ``DB_PATH`` (a second terminal's commands,
+    the report); 2 when there is none or it cannot be opened."""
     from persistence.journal_store import JournalError, JournalStore
 
     setup_logging(args.log_level or "WARNING")
-    if not Path(settings.db_path).exists():
+    if db is not None and not Path(db).is_file():
+        print(f"error: no journal at --db {db}", file=sys.stderr)
+        return 2
+    if db is None and not Path(settings.db_path).exists():
         print(f"error: no journal at DB_PATH={settings.db_path}: no trader ran here", file=sys.stderr)
         return 2
     try:
-        with JournalStore(settings.db_path) as store:
+        with JournalStore(db or settings.db_path) as store:
             return work(store)
     except JournalError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -247,40 +251,34 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _report(args: argparse.Namespace, settings: Settings) -> int:
-    """A PNG and an HTML page per session (report/), from a live or a replay journal; 2 when there is none."""
-    from persistence.journal_store import JournalError, JournalStore
+    """A PNG and an HTML page per session (report/), from a live or a replay journal; 2 when there is none,
+    or when a day could not be reported (the others are)."""
     from report.render import totals, write_report
     from report.session import build_report
 
-    setup_logging(args.log_level or "WARNING")
-    db = Path(args.db or settings.db_path)
-    if not db.is_file():
-        where = "--db" if args.db else "DB_PATH="
-        print(f"error: no journal at {where}{db}", file=sys.stderr)
-        return 2
     out = args.out or settings.log_dir
-    try:
-        with JournalStore(db) as store:
-            days = store.sessions() if args.all else [args.date] if args.date else store.sessions()[-1:]
-            if not days:
-                print(f"error: the journal {db} holds no session yet", file=sys.stderr)
-                return 2
-            failed = 0
-            for day in days:  # one day that cannot be reported does not stop the others
-                try:
-                    report = build_report(store, day, settings.market_open, settings.market_close)
-                    png = out / f"{settings.strategy_name}_report_{day.isoformat()}.png"
-                    page = png.with_suffix(".html")
-                    write_report(report, png, page, f"{settings.strategy_name}  {day.isoformat()}  (journal {db.name})")
-                except (ValueError, OSError) as exc:
-                    print(f"error: {day.isoformat()}: {exc}", file=sys.stderr)
-                    failed += 1
-                    continue
-                print(f"{day.isoformat()}: {totals(report)}\n  {png}\n  {page}")
-    except JournalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 2 if failed else 0
+
+    def write(store) -> int:  # noqa: ANN001
+        days = store.sessions() if args.all else [args.date] if args.date else store.sessions()[-1:]
+        if not days:
+            print(f"error: the journal {store.path} holds no session yet", file=sys.stderr)
+            return 2
+        failed = 0
+        for day in days:  # one day that cannot be reported does not stop the others
+            try:
+                report = build_report(store, day, settings.market_open, settings.market_close)
+                png = out / f"{settings.strategy_name}_report_{day.isoformat()}.png"
+                page = png.with_suffix(".html")
+                write_report(report, png, page,
+                             f"{settings.strategy_name}  {day.isoformat()}  (journal {Path(store.path).name})")
+            except (ValueError, OSError) as exc:
+                print(f"error: {day.isoformat()}: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{day.isoformat()}: {totals(report)}\n  {png}\n  {page}")
+        return 2 if failed else 0
+
+    return _on_journal(args, settings, write, args.db)
 
 
 # --- replay ------------------------------------------------------------------------------

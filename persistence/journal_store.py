@@ -124,12 +124,13 @@ class JournalStore:
             OrderFilled: self._order_filled,
             PositionEvent: self._position,
             SwingDetected: self._swing,
-            BarClosed: self._bar,
             CandidateDecided: self._candidate,
             SessionSummary: self._summary,
             Halted: self._halted,
             Alert: self._alert,
         }
+        #: event classes written many at a time, all of a flush in one call (order among them kept)
+        self._batch_writers: dict[type, Callable[[list[Any]], None]] = {BarClosed: self._bars}
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +155,7 @@ class JournalStore:
         table for (nothing is buffered then), :class:`JournalError` when the
         store is closed or a commit fails (see :meth:`flush`).
         """
-        if type(event) not in self._handlers:
+        if type(event) not in self._handlers and type(event) not in self._batch_writers:
             raise TypeError(f"JournalStore cannot record {type(event).__name__}")
         with _LOCK:
             self._check_open()
@@ -180,13 +181,15 @@ class JournalStore:
             with self._bound():
                 try:
                     with self._db.atomic():
-                        bars = []
+                        batched: dict[type, list[Any]] = {kind: [] for kind in self._batch_writers}
                         for event in batch:
-                            if type(event) is BarClosed:
-                                bars.append(event)  # many, independent of the rest: one insert for all
+                            if type(event) in batched:
+                                batched[type(event)].append(event)  # many, independent of the rest
                             else:
                                 self._handlers[type(event)](event)
-                        self._bars(bars)
+                        for kind, events in batched.items():
+                            if events:
+                                self._batch_writers[kind](events)
                 except peewee.DatabaseError as exc:
                     raise JournalError(
                         f"journal {self.path!r}: could not commit {len(batch)} events: {exc}"
@@ -279,11 +282,6 @@ class JournalStore:
         with self._read():
             query = MinuteBar.select().where((MinuteBar.session == session_date) & (MinuteBar.symbol == symbol))
             return list(query.order_by(MinuteBar.start).dicts())
-
-    def bar_count(self, session_date: date) -> int:
-        """How many closed bars (every symbol's) the session has in the journal."""
-        with self._read():
-            return MinuteBar.select().where(MinuteBar.session == session_date).count()
 
     def last_bar_start(self, session_date: date) -> datetime | None:
         """The start (IST) of the session's latest closed bar of any symbol, or None without bars."""
@@ -594,12 +592,7 @@ class JournalStore:
             time=e.time,
         )
 
-    def _bar(self, e: BarClosed) -> None:
-        self._bars([e])
-
     def _bars(self, events: list[BarClosed]) -> None:
-        if not events:
-            return
         # 40,000 bars a day (150 symbols): one executemany, not peewee's query builder (100 µs a row)
         start = MinuteBar.start.db_value
         rows = [

@@ -102,7 +102,8 @@ def build_report(store: JournalStore, day: date, market_open, market_close) -> S
     """
     positions = store.positions(day)
     events = store.order_events(day)
-    if not positions and not events and not store.bar_count(day):
+    last_bar = store.last_bar_start(day)
+    if not positions and not events and last_bar is None:
         known = ", ".join(d.isoformat() for d in store.sessions()) or "none"
         raise ValueError(f"the journal {store.path} holds nothing of {day.isoformat()} (sessions in it: {known})")
     trades = [_trade(p) for p in positions]
@@ -127,7 +128,6 @@ def build_report(store: JournalStore, day: date, market_open, market_close) -> S
         chart.fills = [(e["time"], e["average_price"], e["action"]) for e in mine if e["op"] == "fill"]
         charts.append(chart)
     halted, reason = store.is_halted(day)
-    last_bar = store.last_bar_start(day)
     moments = [m for m in (last_bar + timedelta(minutes=1) if last_bar else None, curve[-1][0],
                            *(t.opened_at for t in trades)) if m is not None]
     return SessionReport(day, trades, curve, charts, halted, reason, min(max(moments), end))

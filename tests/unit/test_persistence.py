@@ -528,7 +528,8 @@ def test_closed_bars_are_kept_per_symbol_and_minute_a_rebuilt_one_replacing_it(s
     store.record(_bar_closed(at(9, 15), 100.5, 100.1))
     store.record(_bar_closed(at(9, 16), 100.7, 100.2))
     store.record(_bar_closed(at(9, 15), 100.9, 100.3))  # rebuilt by the warm-up after a restart
-    assert store.count("bars") == 2 and store.bar_count(DAY) == 2 and store.bar_count(date(2021, 6, 14)) == 0
+    assert store.count("bars") == 2 and store.last_bar_start(DAY) == at(9, 16)
+    assert store.last_bar_start(date(2021, 6, 14)) is None
     rows = store.bars(DAY, SYM)
     assert [(r["start"], r["close"], r["vwap"], r["volume"]) for r in rows] == [
         (at(9, 15), 100.9, 100.3, 150), (at(9, 16), 100.7, 100.2, 150)
@@ -546,4 +547,4 @@ def test_a_version_3_journal_gains_the_bars_table(tmp_path):
         raw.execute("PRAGMA user_version = 3")
     with JournalStore(path) as store:
         store.record(_bar_closed(at(9, 15), 100.5, 100.1))
-        assert store.bar_count(DAY) == 1 and store.is_halted(DAY) == (True, "stop")
+        assert store.count("bars") == 1 and store.is_halted(DAY) == (True, "stop")

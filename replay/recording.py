@@ -71,7 +71,7 @@ def recording_path(log_dir: Path, strategy_name: str, day: date, dry_run: bool =
 def is_recording(path: str | Path) -> bool:
     """``path`` names a feed recording (``*.jsonl`` or ``*.jsonl.gz``), not a 1-minute bar file."""
     name = Path(path).name
-    return name.endswith(SUFFIX) or name.endswith(SUFFIX + ".gz")
+    return name.endswith((SUFFIX, SUFFIX + ".gz"))
 
 
 class FeedRecorder:
@@ -143,12 +143,11 @@ class FeedRecorder:
             return
         try:
             self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
-            now = monotonic_time.monotonic()
-            if now - self._flushed >= FLUSH_SECONDS:
-                self._file.flush()
-                self._flushed = now
         except (OSError, ValueError) as exc:
             self._failed(exc)
+            return
+        if monotonic_time.monotonic() - self._flushed >= FLUSH_SECONDS:
+            self.flush()
 
     def _failed(self, exc: Exception) -> None:
         logger.error("recording the feed to {} failed, recording stops (trading goes on): {}", self.path, exc)

@@ -10,7 +10,6 @@ from actors.base import ActorContext, BaseActor
 from actors.names import JOURNAL, order_actor
 from messages.base import OptionType, option_type_of
 from messages.portfolio import OpenSymbols, SessionEndDue
-from strategy.session import minute_start
 from messages.signals import (
     BarClosed,
     BarsClosed,
@@ -22,6 +21,7 @@ from messages.signals import (
     SymbolSignals,
 )
 from strategy.pool import CandidatePool
+from strategy.session import minute_start
 
 
 class FilterSupervisor(BaseActor):
@@ -63,9 +63,10 @@ class FilterSupervisor(BaseActor):
 
     def on_signals(self, batch: SymbolSignals) -> None:
         now = self.clock.now()
-        if minute_start(now) != self._bars_minute:  # the bars of the minutes before, in one message
+        minute = minute_start(now)
+        if minute != self._bars_minute:  # the bars of the minutes before, in one message
             self._journal_bars(now)
-            self._bars_minute = minute_start(now)
+            self._bars_minute = minute
         self._bars.extend(s for s in batch.signals if isinstance(s, BarClosed))
         if self.ended:
             logger.debug("{}: signals of {} after the session's end dropped", self.name, batch.symbol)

@@ -73,7 +73,7 @@ def totals(report: SessionReport) -> str:
 def _curve(ax, report: SessionReport) -> None:  # noqa: ANN001
     times = [t for t, _r in report.curve]
     values = [r for _t, r in report.curve]
-    end = report.end or max([times[-1], *(t.opened_at for t in report.trades)]) + timedelta(minutes=5)
+    end = report.end
     ax.step([*times, end], [*values, values[-1]], where="post", color="black", linewidth=1.5, label="cumulative R")
     ax.axhline(0, color="grey", linewidth=0.6)
     for trade in report.trades:

@@ -71,7 +71,7 @@ class SessionReport:
     halted: bool
     halt_reason: str
     #: where the day's data ends (IST): the close of its last bar, or the last trade's time if later
-    end: datetime | None = None
+    end: datetime
 
     @property
     def closed(self) -> list[Trade]:

@@ -59,10 +59,10 @@ class JournalActor(BaseActor):
         self.handlers[OrderIntent] = self.on_intent
         self.handlers[BarsClosed] = self.on_bars
         self.handlers[StatusDue] = self.on_status_due
-        #: since the last heartbeat: events handled, and the most one waited (clock seconds) before it was
+        self.handlers[Stop] = self.on_stop_request
+        #: since the last heartbeat: events handled, and the longest one waited (real seconds) to be handled
         self._handled = 0
         self._lag = 0.0
-        self.handlers[Stop] = self.on_stop_request
 
     def on_event(self, event: JournalEvent) -> None:
         self._waited(event.time)
